@@ -1,0 +1,62 @@
+// Placement of a container in its cgroups: one directory per mounted
+// hierarchy (cgroup2 and, on hybrid or v1 hosts, every v1 hierarchy).
+// Resource limits and the cgroup verbs build on these directories.
+#pragma once
+
+#include <sys/types.h>
+
+#include <string>
+#include <vector>
+
+#include "core/error.h"
+#include "core/fd.h"
+
+namespace sworn::cgroup {
+
+struct Hierarchy {
+  std::string mount;        // /sys/fs/cgroup/memory
+  std::string controllers;  // "memory", "cpu,cpuacct", "name=systemd"; "" for cgroup2
+  bool v2 = false;
+  std::string own_path;     // this process's cgroup in it, from /proc/self/cgroup
+};
+
+// Mounted cgroup hierarchies, from /proc/self/mountinfo.
+Result<std::vector<Hierarchy>> Discover();
+
+// Resolves linux.cgroupsPath as runc does for cgroupfs: absolute paths are
+// taken from each hierarchy's root, relative ones below the runtime's own
+// cgroup; empty means "/sworn/<id>".
+std::string ResolvePath(const std::string& cgroups_path, const std::string& id, const Hierarchy& h);
+
+// The directories of one container. Removed on destruction unless Commit().
+class Placement {
+ public:
+  static Result<Placement> Create(const std::string& cgroups_path, const std::string& id);
+  Placement(Placement&&) = default;
+  Placement& operator=(Placement&&) = default;
+  ~Placement();
+
+  const std::vector<std::string>& dirs() const { return dirs_; }
+  // fd of the cgroup2 directory for clone3(CLONE_INTO_CGROUP), or -1.
+  int v2_fd() const { return v2_fd_.get(); }
+  // Writes pid into cgroup.procs of every hierarchy (skipping cgroup2 when
+  // the process was cloned into it).
+  Result<void> Attach(pid_t pid, bool skip_v2) const;
+  void Commit() { committed_ = true; }
+
+ private:
+  Placement() = default;
+  std::vector<std::string> dirs_;
+  std::vector<std::string> created_;  // directories this call made, deepest last
+  UniqueFd v2_fd_;
+  bool committed_ = false;
+};
+
+// Pids in the container's cgroup (read from the first hierarchy that has it).
+std::vector<pid_t> Pids(const std::vector<std::string>& dirs);
+// Sends sig to every process in the cgroup.
+Result<void> SignalAll(const std::vector<std::string>& dirs, int sig);
+// Kills what is left, waits for the cgroups to empty and removes them.
+Result<void> Destroy(const std::vector<std::string>& dirs);
+
+}  // namespace sworn::cgroup

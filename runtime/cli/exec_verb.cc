@@ -1,0 +1,107 @@
+// exec: --process FILE, or the container's own process spec with the
+// command line's args and overrides, as runc builds it.
+#include <sys/capability.h>
+
+#include <nlohmann/json.hpp>
+
+#include "cli/cli.h"
+#include "container/container.h"
+#include "core/sys.h"
+
+namespace sworn::cli {
+namespace {
+
+struct ExecFlags {
+  std::string process_file, cwd, user;
+  std::vector<std::string> env, caps, gids;
+  bool tty = false, nnp = false;
+};
+
+Result<spec::Process> ProcessFromFile(const std::string& path) {
+  std::string text = SWORN_TRY(WithContext(ReadFile(path), "--process"));
+  auto j = nlohmann::json::parse(text, nullptr, false);
+  if (j.is_discarded()) return Fail(MakeError(Errc::kInvalidArgument, "--process " + path + ": malformed JSON"));
+  return spec::ParseProcess(j, "--process " + path);
+}
+
+Result<uint32_t> ParseId(const std::string& s, const char* what) {
+  if (s.empty() || s.find_first_not_of("0123456789") != std::string::npos)
+    return Fail(MakeError(Errc::kInvalidArgument, std::string(what) + ": expected a number, got \"" + s + "\""));
+  return static_cast<uint32_t>(std::stoul(s));
+}
+
+Result<void> ApplyFlags(spec::Process& p, const ExecFlags& f) {
+  if (!f.cwd.empty()) p.cwd = f.cwd;
+  if (f.tty) p.terminal = true;
+  if (f.nnp) p.no_new_privileges = true;
+  for (const auto& e : f.env) {
+    if (e.find('=') == std::string::npos) return Fail(MakeError(Errc::kInvalidArgument, "--env: expected KEY=VALUE, got \"" + e + "\""));
+    std::string key = e.substr(0, e.find('=') + 1);
+    std::erase_if(p.env, [&](const std::string& x) { return StartsWith(x, key); });
+    p.env.push_back(e);
+  }
+  if (!f.user.empty()) {
+    auto parts = Split(f.user, ':');
+    p.user.uid = SWORN_TRY(ParseId(parts[0], "--user"));
+    if (parts.size() > 1) p.user.gid = SWORN_TRY(ParseId(parts[1], "--user"));
+  }
+  for (const auto& g : f.gids) p.user.additional_gids.push_back(SWORN_TRY(ParseId(g, "--additional-gids")));
+  for (const auto& c : f.caps) {
+    cap_value_t v;
+    if (cap_from_name(c.c_str(), &v) < 0 || !StartsWith(c, "CAP_"))
+      return Fail(MakeError(Errc::kInvalidArgument, "--cap: unknown capability \"" + c + "\""));
+    if (!p.capabilities) p.capabilities.emplace();
+    for (auto* set : {&p.capabilities->bounding, &p.capabilities->effective, &p.capabilities->permitted,
+                      &p.capabilities->inheritable})
+      set->push_back(v);
+  }
+  return {};
+}
+
+}  // namespace
+
+int Exec(const Globals& g, const std::vector<std::string>& args) {
+  container::ExecOptions o;
+  ExecFlags f;
+  po::options_description d("exec options");
+  d.add_options()("process,p", po::value(&f.process_file), "process.json to run")(
+      "console-socket", po::value(&o.console_socket), "unix socket that receives the pty master")(
+      "cwd", po::value(&f.cwd), "working directory")("env,e", po::value(&f.env)->composing(), "KEY=VALUE")(
+      "tty,t", po::bool_switch(&f.tty), "allocate a pty")("user,u", po::value(&f.user), "uid[:gid]")(
+      "additional-gids,g", po::value(&f.gids)->composing(), "extra group id")(
+      "cap,c", po::value(&f.caps)->composing(), "add a capability")(
+      "no-new-privs", po::bool_switch(&f.nnp), "set no_new_privs")(
+      "detach,d", po::bool_switch(&o.detach), "do not wait for the process")(
+      "pid-file", po::value(&o.pid_file), "file to write the pid to")(
+      "preserve-fds", po::value(&o.preserve_fds), "pass N more fds")(
+      "apparmor", po::value<std::string>(), "apparmor profile")("process-label", po::value<std::string>(), "selinux label")(
+      "ignore-paused", po::bool_switch(), "accepted for runc compatibility")(
+      "cgroup", po::value<std::vector<std::string>>(), "sub-cgroup (not supported on v1)");
+  auto p = ParseVerb(d, args);
+  if (p.positional.empty()) return Report("exec: expected <container-id> [command [args...]]");
+  o.id = p.positional[0];
+  if (!f.process_file.empty()) {
+    if (p.positional.size() > 1) return Report("exec: give either --process or a command, not both");
+    auto proc = ProcessFromFile(f.process_file);
+    if (!proc) return Report(proc.error().Message());
+    o.process = std::move(*proc);
+  } else {
+    if (p.positional.size() < 2) return Report("exec: expected a command after the container id");
+    auto base = container::BaseProcess(g.root, o.id);
+    if (!base) return Report(base.error().Message());
+    o.process = std::move(*base);
+    o.process.args.assign(p.positional.begin() + 1, p.positional.end());
+    o.process.terminal = false;
+    o.process.console_height = o.process.console_width = 0;
+  }
+  if (auto r = ApplyFlags(o.process, f); !r) return Report(r.error().Message());
+  o.pty_to_parent = !o.detach && o.console_socket.empty();
+  auto c = container::Exec(g.root, o);
+  if (!c) return Report(c.error().Message());
+  if (o.detach) return 0;
+  auto code = container::WaitForward(*c);
+  if (!code) return Report(code.error().Message());
+  return *code;
+}
+
+}  // namespace sworn::cli

@@ -1,0 +1,119 @@
+#include <unistd.h>
+
+#include <cstdio>
+#include <iostream>
+
+#include "cli/cli.h"
+#include "core/log.h"
+
+namespace sworn::cli {
+namespace {
+
+struct Verb {
+  const char* name;
+  VerbFn fn;
+  const char* help;
+};
+
+constexpr Verb kVerbs[] = {
+    {"create", Create, "create a container"},
+    {"start", Start, "start the user process of a created container"},
+    {"run", Run, "create and start a container"},
+    {"state", State, "print the state of a container"},
+    {"kill", Kill, "send a signal to the container's init (or all its processes)"},
+    {"delete", Delete, "delete a container and its resources"},
+    {"list", List, "list containers"},
+    {"exec", Exec, "run a process in a running container"},
+    {"features", Features, "print the features this runtime implements (JSON)"},
+    {"spec", SpecVerb, "write a default config.json"},
+};
+
+void Usage(std::ostream& out, const po::options_description& global) {
+  out << "usage: sworn [global options] <command> [options] [args]\n\ncommands:\n";
+  for (const auto& v : kVerbs) out << "  " << v.name << std::string(12 - std::string(v.name).size(), ' ') << v.help << "\n";
+  out << "\n" << global;
+}
+
+}  // namespace
+
+Parsed ParseVerb(const po::options_description& desc, const std::vector<std::string>& args) {
+  std::vector<std::string> flags;
+  Parsed p;
+  size_t i = 0;
+  for (; i < args.size(); ++i) {
+    const std::string& a = args[i];
+    if (a == "--") {
+      ++i;
+      break;
+    }
+    if (a.size() < 2 || a[0] != '-') break;
+    flags.push_back(a);
+    // A flag that takes a value and has none attached consumes the next arg.
+    std::string name = a.substr(a.find_first_not_of('-'));
+    if (name.find('=') != std::string::npos) continue;
+    const po::option_description* d =
+        name.size() == 1 ? desc.find_nothrow(name, false, false, true) : desc.find_nothrow(name, false, false, false);
+    if (d && d->semantic()->max_tokens() > 0 && !d->semantic()->is_required() && i + 1 < args.size() &&
+        d->semantic()->min_tokens() > 0)
+      flags.push_back(args[++i]);
+  }
+  p.positional.assign(args.begin() + static_cast<long>(i), args.end());
+  int style = (po::command_line_style::default_style | po::command_line_style::allow_long_disguise) &
+              ~po::command_line_style::allow_guessing;
+  po::store(po::command_line_parser(flags).options(desc).style(style).run(), p.vm);
+  po::notify(p.vm);
+  return p;
+}
+
+void ExpectArgs(const char* verb, const Parsed& p, size_t min, size_t max, const char* usage) {
+  if (p.positional.size() < min || p.positional.size() > max)
+    throw po::error(std::string(verb) + ": expected " + usage);
+}
+
+int Report(const std::string& message) {
+  log::Error(message);
+  return 1;
+}
+
+static int Main(int argc, char** argv) {
+  Globals g;
+  po::options_description global("global options");
+  global.add_options()("help,h", "show help")("version,v", "print the version")(
+      "root", po::value(&g.root), "state directory (default /run/sworn)")(
+      "log", po::value(&g.log_file), "log file (default stderr)")(
+      "log-format", po::value(&g.log_format), "text or json")("debug", po::bool_switch(&g.debug), "debug logging")(
+      "systemd-cgroup", po::bool_switch(&g.systemd_cgroup), "use systemd to manage cgroups")(
+      "rootless", po::value<std::string>(), "ignored (sworn detects rootless itself)")(
+      "criu", po::value<std::string>(), "ignored (no checkpoint/restore)");
+  std::vector<std::string> args(argv + 1, argv + argc);
+  Parsed p = ParseVerb(global, args);
+  log::Configure(g.log_file, g.log_format == "json", g.debug);
+  if (g.log_format != "text" && g.log_format != "json") return Report("--log-format: expected text or json");
+  if (p.vm.count("version")) {
+    std::printf("sworn version 0.1.0\nspec: 1.2.0\n");
+    return 0;
+  }
+  if (p.vm.count("help") || p.positional.empty()) {
+    Usage(p.vm.count("help") ? std::cout : std::cerr, global);
+    return p.vm.count("help") ? 0 : 1;
+  }
+  if (g.systemd_cgroup && access("/run/systemd/system", F_OK) != 0)
+    return Report("--systemd-cgroup: systemd is not running on this host (no /run/systemd/system)");
+  std::string verb = p.positional[0];
+  std::vector<std::string> rest(p.positional.begin() + 1, p.positional.end());
+  for (const auto& v : kVerbs)
+    if (verb == v.name) return v.fn(g, rest);
+  return Report("unknown command \"" + verb + "\" (see sworn --help)");
+}
+
+}  // namespace sworn::cli
+
+int main(int argc, char** argv) {
+  try {
+    return sworn::cli::Main(argc, argv);
+  } catch (const boost::program_options::error& e) {
+    return sworn::cli::Report(e.what());
+  } catch (const std::exception& e) {
+    return sworn::cli::Report(std::string("internal error: ") + e.what());
+  }
+}

@@ -1,0 +1,76 @@
+// The OCI lifecycle as a library: the CLI verbs are thin wrappers over these.
+//
+//   auto c = SWORN_TRY(container::Create(root, {.id = "web", .bundle = "/b"}));
+//   SWORN_TRY(container::Start(root, "web"));
+//   SWORN_TRY(container::Kill(root, "web", SIGTERM, false));
+//   SWORN_TRY(container::Delete(root, "web", false));
+#pragma once
+
+#include <sys/types.h>
+
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "core/error.h"
+#include "core/fd.h"
+#include "spec/spec.h"
+#include "state/state.h"
+
+namespace sworn::container {
+
+struct CreateOptions {
+  std::string id;
+  std::string bundle = ".";
+  std::string pid_file;
+  std::string console_socket;
+  bool no_pivot = false;
+  bool no_new_keyring = false;
+  int preserve_fds = 0;
+  bool pty_to_parent = false;  // `run -t` without a console socket
+};
+
+struct Created {
+  pid_t pid = -1;
+  UniqueFd pidfd;
+  UniqueFd pty_master;  // only with pty_to_parent
+};
+
+Result<Created> Create(const std::string& root, const CreateOptions& o);
+Result<void> Start(const std::string& root, const std::string& id);
+Result<void> Kill(const std::string& root, const std::string& id, int sig, bool all);
+Result<void> Delete(const std::string& root, const std::string& id, bool force);
+
+struct Info {
+  state::ContainerState st;
+  state::Status status;
+};
+Result<Info> Inspect(const std::string& root, const std::string& id);
+// The `state` JSON: the spec's fields plus runc's rootfs, created, owner.
+nlohmann::json StateJson(const Info& info);
+Result<std::vector<Info>> List(const std::string& root);
+
+struct ExecOptions {
+  std::string id;
+  spec::Process process;
+  std::string pid_file, console_socket;
+  bool detach = false;
+  int preserve_fds = 0;
+  bool pty_to_parent = false;
+};
+Result<Created> Exec(const std::string& root, const ExecOptions& o);
+// The container's process spec, as the base `exec` modifies.
+Result<spec::Process> BaseProcess(const std::string& root, const std::string& id);
+
+// Waits for a child, forwarding signals to it and proxying a pty if given;
+// returns the exit code a shell would report (128+N for signal N).
+Result<int> WaitForward(const Created& c);
+
+// Parses "TERM", "SIGTERM", "15"; kBadInput otherwise.
+Result<int> ParseSignal(std::string_view s);
+
+// State JSON as handed to hooks.
+std::string HookState(const state::ContainerState& st, state::Status status);
+
+}  // namespace sworn::container

@@ -1,0 +1,160 @@
+// `create`: everything is set up and the init process waits on the exec
+// fifo; the user's program runs only after `start`.
+#include <fcntl.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include <climits>
+#include <cstdlib>
+
+#include "cgroup/cgroup.h"
+#include "container/container.h"
+#include "container/spawn.h"
+#include "core/sys.h"
+#include "process/hooks.h"
+#include "process/init.h"
+
+namespace sworn::container {
+namespace {
+
+Result<std::string> RealPath(const std::string& p) {
+  char buf[PATH_MAX];
+  if (!realpath(p.c_str(), buf)) return Fail(SysError("bundle", p));
+  return std::string(buf);
+}
+
+Result<UniqueFd> ConnectConsole(const std::string& path) {
+  if (path.empty()) return UniqueFd();
+  UniqueFd fd(socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0));
+  if (!fd) return Fail(SysError("socket"));
+  sockaddr_un addr{};
+  addr.sun_family = AF_UNIX;
+  if (path.size() >= sizeof(addr.sun_path)) return Fail(MakeError(Errc::kInvalidArgument, "--console-socket: path too long"));
+  path.copy(addr.sun_path, path.size());
+  if (connect(fd.get(), reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) < 0)
+    return Fail(SysError("--console-socket: connect", path));
+  return fd;
+}
+
+// Removes a half-made container's directory unless released.
+struct DirCleanup {
+  state::ContainerDir* dir;
+  ~DirCleanup() {
+    if (dir) (void)dir->Remove();
+  }
+};
+
+Result<UniqueFd> MakeFifo(const state::ContainerDir& dir) {
+  std::string path = dir.FifoPath();
+  if (mkfifo(path.c_str(), 0600) < 0) return Fail(SysError("mkfifo", path));
+  // O_RDWR never blocks on a fifo and keeps a writer open, so the init's
+  // read waits for start's byte instead of seeing EOF.
+  UniqueFd fd(open(path.c_str(), O_RDWR | O_CLOEXEC));
+  if (!fd) return Fail(SysError("open", path));
+  return fd;
+}
+
+// The parent's half of the sync ladder in process/sync.h.
+Result<UniqueFd> DriveChild(const process::SyncSocket& sync, pid_t pid, const spec::Spec& spec,
+                            const cgroup::Placement& cg, bool in_cgroup, state::ContainerState& st,
+                            const NsPlan& plan) {
+  if (plan.write_maps) SWORN_TRY(WriteIdMaps(pid, spec.linux));
+  SWORN_TRY(cg.Attach(pid, in_cgroup));
+  SWORN_TRY(sync.Send(process::SyncType::kGo));
+  SWORN_TRY(sync.Expect(process::SyncType::kRunHooks));
+  st.pid = pid;
+  std::string hs = HookState(st, state::Status::kCreating);
+  SWORN_TRY(process::RunHooks(spec.hooks.prestart, "prestart", hs));
+  SWORN_TRY(process::RunHooks(spec.hooks.create_runtime, "createRuntime", hs));
+  SWORN_TRY(sync.Send(process::SyncType::kHooksDone));
+  UniqueFd pty;
+  auto msg = SWORN_TRY(sync.Recv(&pty));
+  if (msg.type == process::SyncType::kFd) msg = SWORN_TRY(sync.Recv());
+  if (msg.type == process::SyncType::kError) return Fail(Error{Errc::kSystem, msg.err, msg.text});
+  if (msg.type != process::SyncType::kReady) return Fail(MakeError(Errc::kSystem, "sync protocol: expected ready"));
+  return pty;
+}
+
+state::ContainerState InitialState(const CreateOptions& o, const std::string& bundle, const spec::Spec& spec,
+                                   const nlohmann::json& config) {
+  state::ContainerState st;
+  st.id = o.id;
+  st.oci_version = spec.oci_version;
+  st.bundle = bundle;
+  st.rootfs = spec.root_path;
+  st.created = NowRfc3339();
+  st.owner_uid = geteuid();
+  st.annotations = spec.annotations;
+  st.config = config;
+  return st;
+}
+
+}  // namespace
+
+Result<Created> Create(const std::string& root, const CreateOptions& o) {
+  SWORN_TRY(state::ValidateId(o.id));
+  std::string bundle = SWORN_TRY(RealPath(o.bundle));
+  std::string text = SWORN_TRY(ReadFile(bundle + "/config.json"));
+  auto spec = SWORN_TRY(spec::ParseSpec(text, bundle));
+  if (!spec.process) return Fail(FieldError("process", "is required to create a container"));
+  auto plan = SWORN_TRY(PlanNamespaces(spec.linux));
+  auto console = SWORN_TRY(ConnectConsole(o.console_socket));
+  if (spec.process->terminal && !console && !o.pty_to_parent)
+    return Fail(MakeError(Errc::kInvalidArgument, "process.terminal is true: --console-socket is required"));
+
+  auto dir = SWORN_TRY(state::ContainerDir::Create(root, o.id));
+  DirCleanup dir_cleanup{&dir};
+  auto st = InitialState(o, bundle, spec, nlohmann::json::parse(text));
+  // Saved before any cgroup exists, so a create killed at any later point
+  // leaves a state that `delete --force` can clean up.
+  for (const auto& h : SWORN_TRY(cgroup::Discover()))
+    st.cgroup_dirs.push_back(h.mount + cgroup::ResolvePath(spec.linux.cgroups_path, o.id, h));
+  SWORN_TRY(dir.Save(st));
+  auto cg = SWORN_TRY(cgroup::Placement::Create(spec.linux.cgroups_path, o.id));
+  auto fifo = SWORN_TRY(MakeFifo(dir));
+  auto [parent_sock, child_sock] = SWORN_TRY(process::SyncSocket::Pair());
+
+  process::InitRequest req;
+  req.spec = &spec;
+  req.id = o.id;
+  req.sync = &child_sock;
+  req.fifo_fd = fifo.get();
+  req.console_fd = console.get();
+  req.pty_to_parent = o.pty_to_parent;
+  req.no_pivot = o.no_pivot;
+  req.no_new_keyring = o.no_new_keyring;
+  req.preserve_fds = o.preserve_fds;
+  req.userns = plan.userns;
+  req.unshare_cgroupns = plan.unshare_cgroupns;
+  req.unshare_flags = plan.unshare_flags;
+  req.joins = std::move(plan.joins);
+  req.cgroup_dirs = cg.dirs();
+  req.hook_state = HookState(st, state::Status::kCreating);
+
+  Spawned child;
+  {
+    auto scope = SWORN_TRY(ChildNsScope::Enter(plan, spec.linux));
+    child = SWORN_TRY(Spawn(plan.clone_flags, cg.v2_fd(), [&] {
+      parent_sock.Close();
+      process::ContainerInit(req);
+    }));
+  }
+  ChildGuard guard(child.pid, child.pidfd.get());
+  child_sock.Close();
+  plan.joins = std::move(req.joins);
+  auto pty = SWORN_TRY(DriveChild(parent_sock, child.pid, spec, cg, child.in_cgroup, st, plan));
+
+  st.pid = child.pid;
+  st.pid_start = state::ProcessStartTime(child.pid);
+  SWORN_TRY(dir.Save(st));
+  if (!o.pid_file.empty())
+    SWORN_TRY(WithContext(WriteFileAtomic(o.pid_file, std::to_string(child.pid)), "--pid-file"));
+  cg.Commit();
+  guard.Release();
+  dir_cleanup.dir = nullptr;
+  return Created{child.pid, std::move(child.pidfd), std::move(pty)};
+}
+
+}  // namespace sworn::container

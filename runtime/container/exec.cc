@@ -1,0 +1,124 @@
+// `exec`: a new process in every namespace and cgroup of a running container.
+#include <fcntl.h>
+#include <sched.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include "cgroup/cgroup.h"
+#include "container/container.h"
+#include "container/spawn.h"
+#include "core/sys.h"
+#include "process/init.h"
+#include "process/sync.h"
+#include "spec/json_field.h"
+
+namespace sworn::container {
+namespace {
+
+constexpr spec::NsType kAllNs[] = {spec::NsType::kUser, spec::NsType::kMount,  spec::NsType::kNetwork,
+                                   spec::NsType::kIpc,  spec::NsType::kUts,    spec::NsType::kCgroup,
+                                   spec::NsType::kTime, spec::NsType::kPid};
+
+ino_t NsInode(const std::string& pid, const char* name) {
+  struct stat st;
+  if (stat(("/proc/" + pid + "/ns/" + name).c_str(), &st) < 0) return 0;
+  return st.st_ino;
+}
+
+// Flags of the namespaces in which the container differs from us; setns on
+// an equal one (our own user namespace, notably) would fail with EINVAL.
+int DifferingNamespaces(pid_t pid) {
+  int flags = 0;
+  std::string p = std::to_string(pid);
+  for (auto t : kAllNs) {
+    ino_t theirs = NsInode(p, spec::NsProcName(t));
+    if (theirs && theirs != NsInode("self", spec::NsProcName(t))) flags |= spec::NsCloneFlag(t);
+  }
+  return flags;
+}
+
+Result<UniqueFd> Connect(const std::string& path) {
+  if (path.empty()) return UniqueFd();
+  UniqueFd fd(socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0));
+  sockaddr_un addr{};
+  addr.sun_family = AF_UNIX;
+  if (!fd || path.size() >= sizeof(addr.sun_path)) return Fail(SysError("--console-socket", path));
+  path.copy(addr.sun_path, path.size());
+  if (connect(fd.get(), reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) < 0)
+    return Fail(SysError("--console-socket: connect", path));
+  return fd;
+}
+
+// ready, then EOF when execve closed the CLOEXEC socket; kFd first for a pty.
+Result<UniqueFd> AwaitExec(const process::SyncSocket& sync) {
+  UniqueFd pty;
+  auto m = SWORN_TRY(sync.Recv(&pty));
+  if (m.type == process::SyncType::kFd) m = SWORN_TRY(sync.Recv());
+  if (m.type == process::SyncType::kError) return Fail(Error{Errc::kSystem, m.err, m.text});
+  auto after = sync.Recv();
+  if (after && after->type == process::SyncType::kError) return Fail(Error{Errc::kSystem, after->err, after->text});
+  return pty;
+}
+
+}  // namespace
+
+Result<spec::Process> BaseProcess(const std::string& root, const std::string& id) {
+  auto info = SWORN_TRY(Inspect(root, id));
+  const auto* p = spec::Member(info.st.config, "process");
+  if (!p) return Fail(FieldError("process", "the container has no process to base exec on"));
+  return spec::ParseProcess(*p, "process");
+}
+
+Result<Created> Exec(const std::string& root, const ExecOptions& o) {
+  auto info = SWORN_TRY(Inspect(root, o.id));
+  if (info.status != state::Status::kRunning && info.status != state::Status::kCreated)
+    return Fail(MakeError(Errc::kBadState, "cannot exec in container \"" + o.id + "\": it is " +
+                                               state::StatusName(info.status)));
+  if (o.process.terminal && o.console_socket.empty() && !o.pty_to_parent)
+    return Fail(MakeError(Errc::kInvalidArgument, "--tty needs --console-socket when detached"));
+  auto pidfd = SWORN_TRY(PidfdOpen(info.st.pid));
+  if (!state::ProcessAlive(info.st.pid, info.st.pid_start))
+    return Fail(MakeError(Errc::kBadState, "container \"" + o.id + "\" is stopped"));
+  int flags = DifferingNamespaces(info.st.pid);
+  auto console = SWORN_TRY(Connect(o.console_socket));
+  auto [parent_sock, child_sock] = SWORN_TRY(process::SyncSocket::Pair());
+
+  process::ExecRequest req;
+  req.process = o.process;
+  req.sync = &child_sock;
+  req.pidfd = pidfd.get();
+  req.setns_flags = flags & ~CLONE_NEWPID;
+  req.console_fd = console.get();
+  req.pty_to_parent = o.pty_to_parent;
+  req.preserve_fds = o.preserve_fds;
+
+  UniqueFd v2;
+  for (const auto& d : info.st.cgroup_dirs)
+    if (access((d + "/cgroup.controllers").c_str(), F_OK) == 0) v2.reset(open(d.c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC));
+  Spawned child;
+  {
+    NsPlan pidns;
+    if (flags & CLONE_NEWPID) pidns.pid_join.reset(open(("/proc/" + std::to_string(info.st.pid) + "/ns/pid").c_str(), O_RDONLY | O_CLOEXEC));
+    auto scope = SWORN_TRY(ChildNsScope::Enter(pidns, spec::Linux{}));
+    child = SWORN_TRY(Spawn(0, v2.get(), [&] {
+      parent_sock.Close();
+      process::ExecInit(req);
+    }));
+  }
+  ChildGuard guard(child.pid, child.pidfd.get());
+  child_sock.Close();
+  for (const auto& d : info.st.cgroup_dirs) {
+    if (child.in_cgroup && v2 && access((d + "/cgroup.controllers").c_str(), F_OK) == 0) continue;
+    SWORN_TRY(WriteFile(d + "/cgroup.procs", std::to_string(child.pid), O_WRONLY));
+  }
+  SWORN_TRY(parent_sock.Send(process::SyncType::kGo));
+  auto pty = SWORN_TRY(AwaitExec(parent_sock));
+  if (!o.pid_file.empty())
+    SWORN_TRY(WithContext(WriteFileAtomic(o.pid_file, std::to_string(child.pid)), "--pid-file"));
+  guard.Release();
+  return Created{child.pid, std::move(child.pidfd), std::move(pty)};
+}
+
+}  // namespace sworn::container

@@ -1,0 +1,173 @@
+// start, kill, delete, state, list.
+#include <fcntl.h>
+#include <poll.h>
+#include <pwd.h>
+#include <signal.h>
+#include <unistd.h>
+
+#include <cstring>
+
+#include "cgroup/cgroup.h"
+#include "container/container.h"
+#include "core/log.h"
+#include "core/sys.h"
+#include "process/hooks.h"
+
+namespace sworn::container {
+namespace {
+
+using state::Status;
+
+Error NotRunning(const std::string& id, Status s) {
+  return MakeError(Errc::kBadState, "container \"" + id + "\" is " + state::StatusName(s));
+}
+
+// Waits up to timeout_ms for a process (not necessarily our child) to exit.
+bool WaitGone(pid_t pid, uint64_t start, int timeout_ms) {
+  auto fd = PidfdOpen(pid);
+  if (!fd) return true;
+  if (!state::ProcessAlive(pid, start)) return true;
+  pollfd p{fd->get(), POLLIN, 0};
+  int r;
+  do r = poll(&p, 1, timeout_ms);
+  while (r < 0 && errno == EINTR);
+  return r > 0;
+}
+
+Result<spec::Hooks> StoredHooks(const state::ContainerState& st) {
+  return spec::ParseHooks(st.config);
+}
+
+}  // namespace
+
+std::string HookState(const state::ContainerState& st, Status status) {
+  nlohmann::json j = {{"ociVersion", st.oci_version}, {"id", st.id},        {"status", state::StatusName(status)},
+                      {"pid", st.pid},                {"bundle", st.bundle}, {"annotations", st.annotations}};
+  return j.dump();
+}
+
+Result<Info> Inspect(const std::string& root, const std::string& id) {
+  // Readers take the lock too; a create in progress holds it only briefly.
+  auto dir = SWORN_TRY(state::ContainerDir::Open(root, id));
+  auto st = SWORN_TRY(dir.Load());
+  return Info{st, dir.CurrentStatus(st)};
+}
+
+nlohmann::json StateJson(const Info& info) {
+  const auto& st = info.st;
+  std::string owner;
+  if (passwd* pw = getpwuid(st.owner_uid)) owner = pw->pw_name;
+  bool alive = info.status != Status::kStopped;
+  nlohmann::json j = {{"ociVersion", st.oci_version}, {"id", st.id},     {"pid", alive ? st.pid : 0},
+                      {"status", state::StatusName(info.status)},       {"bundle", st.bundle},
+                      {"rootfs", st.rootfs},           {"created", st.created}, {"owner", owner}};
+  if (!st.annotations.empty()) j["annotations"] = st.annotations;
+  return j;
+}
+
+Result<std::vector<Info>> List(const std::string& root) {
+  std::vector<Info> out;
+  for (const auto& id : SWORN_TRY(state::ListIds(root))) {
+    auto info = Inspect(root, id);
+    if (info) out.push_back(std::move(*info));
+  }
+  return out;
+}
+
+Result<void> Start(const std::string& root, const std::string& id) {
+  auto dir = SWORN_TRY(state::ContainerDir::Open(root, id));
+  auto st = SWORN_TRY(dir.Load());
+  Status s = dir.CurrentStatus(st);
+  if (s != Status::kCreated)
+    return Fail(MakeError(Errc::kBadState, "cannot start container \"" + id + "\": it is " + state::StatusName(s)));
+  UniqueFd fifo(open(dir.FifoPath().c_str(), O_WRONLY | O_NONBLOCK | O_CLOEXEC));
+  if (!fifo) {
+    if (errno == ENXIO) return Fail(MakeError(Errc::kBadState, "container \"" + id + "\": its init process is gone"));
+    return Fail(SysError("open", dir.FifoPath()));
+  }
+  if (write(fifo.get(), "0", 1) != 1) return Fail(SysError("write", dir.FifoPath()));
+  unlink(dir.FifoPath().c_str());
+  // poststart failures are warnings: the container is already running.
+  auto hooks = StoredHooks(st);
+  if (hooks) {
+    auto r = process::RunHooks(hooks->poststart, "poststart", HookState(st, Status::kRunning));
+    if (!r) log::Warn(r.error().Message());
+  }
+  return {};
+}
+
+Result<void> Kill(const std::string& root, const std::string& id, int sig, bool all) {
+  auto dir = SWORN_TRY(state::ContainerDir::Open(root, id));
+  auto st = SWORN_TRY(dir.Load());
+  Status s = dir.CurrentStatus(st);
+  if (all) {
+    if (s == Status::kCreating) return Fail(NotRunning(id, s));
+    SWORN_TRY(cgroup::SignalAll(st.cgroup_dirs, sig));
+    return {};
+  }
+  if (s == Status::kStopped || s == Status::kCreating) return Fail(NotRunning(id, s));
+  auto pidfd = SWORN_TRY(PidfdOpen(st.pid));
+  // The pidfd pins the process; checking the start time after opening it
+  // makes sure we signal the container's init and not a recycled pid.
+  if (!state::ProcessAlive(st.pid, st.pid_start)) return Fail(NotRunning(id, Status::kStopped));
+  return PidfdSendSignal(pidfd.get(), sig);
+}
+
+Result<void> Delete(const std::string& root, const std::string& id, bool force) {
+  auto opened = state::ContainerDir::Open(root, id);
+  // runc and crun: forcing the delete of a container that is gone succeeds.
+  if (!opened && force && opened.error().code == Errc::kNotFound) return {};
+  auto dir = SWORN_TRY(std::move(opened));
+  auto loaded = dir.Load();
+  if (!loaded) {
+    // A create killed before it saved any state left only the directory.
+    if (force || loaded.error().code == Errc::kNotFound) return dir.Remove();
+    return Fail(loaded.error());
+  }
+  auto& st = *loaded;
+  Status s = dir.CurrentStatus(st);
+  // The create that held the lock is gone if we got it: "creating" is dead.
+  bool live = s == Status::kCreated || s == Status::kRunning || s == Status::kPaused;
+  if (live && !force)
+    return Fail(MakeError(Errc::kBadState, "cannot delete container \"" + id + "\": it is " + state::StatusName(s) +
+                                               " (stop it first, or use --force)"));
+  if (live) {
+    if (auto pidfd = PidfdOpen(st.pid); pidfd && state::ProcessAlive(st.pid, st.pid_start))
+      (void)PidfdSendSignal(pidfd->get(), SIGKILL);
+  }
+  SWORN_TRY(cgroup::Destroy(st.cgroup_dirs));
+  if (live && !WaitGone(st.pid, st.pid_start, 5000))
+    return Fail(MakeError(Errc::kTimeout, "container \"" + id + "\": init did not exit after SIGKILL"));
+  auto hooks = StoredHooks(st);
+  if (hooks) {
+    auto r = process::RunHooks(hooks->poststop, "poststop", HookState(st, Status::kStopped));
+    if (!r) log::Warn(r.error().Message());
+  }
+  return dir.Remove();
+}
+
+Result<int> ParseSignal(std::string_view s) {
+  if (s.empty()) return Fail(MakeError(Errc::kInvalidArgument, "signal: empty"));
+  if (s.find_first_not_of("0123456789") == std::string_view::npos) {
+    int n = std::atoi(std::string(s).c_str());
+    if (n <= 0 || n >= NSIG) return Fail(MakeError(Errc::kInvalidArgument, "signal " + std::string(s) + ": out of range"));
+    return n;
+  }
+  std::string name(s);
+  for (auto& c : name) c = static_cast<char>(toupper(c));
+  if (StartsWith(name, "SIG")) name = name.substr(3);
+  for (int n = 1; n < NSIG; ++n) {
+    const char* abbrev = sigabbrev_np(n);
+    if (abbrev && name == abbrev) return n;
+  }
+  if (StartsWith(name, "RTMIN") || StartsWith(name, "RTMAX")) {
+    bool min = name[4] == 'I';
+    std::string off = name.substr(5);
+    int k = off.empty() ? 0 : std::atoi(off.c_str());
+    int n = min ? SIGRTMIN + k : SIGRTMAX + k;
+    if (n >= SIGRTMIN && n <= SIGRTMAX && (off.empty() || off[0] == '+' || off[0] == '-')) return n;
+  }
+  return Fail(MakeError(Errc::kInvalidArgument, "unknown signal \"" + std::string(s) + "\""));
+}
+
+}  // namespace sworn::container

@@ -1,0 +1,134 @@
+#include "container/spawn.h"
+
+#include <fcntl.h>
+#include <linux/nsfs.h>
+#include <sched.h>
+#include <sys/ioctl.h>
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "core/sys.h"
+
+namespace sworn::container {
+
+using spec::NsType;
+
+Result<NsPlan> PlanNamespaces(const spec::Linux& linux) {
+  NsPlan plan;
+  if (!linux.Find(NsType::kMount))
+    return Fail(FieldError("linux.namespaces", "a mount namespace is required (sworn builds the rootfs in it)"));
+  const spec::Namespace* user = linux.Find(NsType::kUser);
+  bool user_joined = user && !user->path.empty();
+  plan.userns = user != nullptr;
+  plan.write_maps = user && !user_joined;
+  for (size_t i = 0; i < linux.namespaces.size(); ++i) {
+    const auto& ns = linux.namespaces[i];
+    int flag = spec::NsCloneFlag(ns.type);
+    if (!ns.path.empty()) {
+      UniqueFd fd(open(ns.path.c_str(), O_RDONLY | O_CLOEXEC));
+      if (!fd) return Fail(SysError("linux.namespaces[" + std::to_string(i) + "].path: open", ns.path));
+      int kind = ioctl(fd.get(), NS_GET_NSTYPE);
+      if (kind != flag)
+        return Fail(FieldError("linux.namespaces[" + std::to_string(i) + "].path",
+                               ns.path + " is not a " + spec::NsName(ns.type) + " namespace"));
+      if (ns.type == NsType::kPid)
+        plan.pid_join = std::move(fd);
+      else if (ns.type == NsType::kUser)
+        plan.joins.insert(plan.joins.begin(), process::JoinNs{ns.type, std::move(fd)});
+      else
+        plan.joins.push_back(process::JoinNs{ns.type, std::move(fd)});
+      continue;
+    }
+    switch (ns.type) {
+      case NsType::kCgroup: plan.unshare_cgroupns = true; break;
+      case NsType::kTime: plan.time_create = true; break;
+      case NsType::kPid: plan.clone_flags |= flag; break;
+      default:
+        if (user_joined)
+          plan.unshare_flags |= flag;
+        else
+          plan.clone_flags |= flag;
+    }
+  }
+  return plan;
+}
+
+Result<ChildNsScope> ChildNsScope::Enter(const NsPlan& plan, const spec::Linux& linux) {
+  ChildNsScope s;
+  if (plan.pid_join) {
+    s.saved_pid_.reset(open("/proc/self/ns/pid_for_children", O_RDONLY | O_CLOEXEC));
+    if (!s.saved_pid_) return Fail(SysError("open", "/proc/self/ns/pid_for_children"));
+    if (setns(plan.pid_join.get(), CLONE_NEWPID) < 0) return Fail(SysError("setns", "pid namespace"));
+  }
+  if (plan.time_create) {
+    s.saved_time_.reset(open("/proc/self/ns/time_for_children", O_RDONLY | O_CLOEXEC));
+    if (!s.saved_time_) return Fail(SysError("open", "/proc/self/ns/time_for_children"));
+    if (unshare(CLONE_NEWTIME) < 0) return Fail(SysError("unshare", "time namespace"));
+    // Offsets can only be written before any process enters the namespace.
+    std::string offs;
+    if (linux.time_monotonic_secs)
+      offs += "monotonic " + std::to_string(*linux.time_monotonic_secs) + " " +
+              std::to_string(*linux.time_monotonic_nanos) + "\n";
+    if (linux.time_boottime_secs)
+      offs += "boottime " + std::to_string(*linux.time_boottime_secs) + " " +
+              std::to_string(*linux.time_boottime_nanos) + "\n";
+    if (!offs.empty())
+      SWORN_TRY(WithContext(WriteFile("/proc/self/timens_offsets", offs, O_WRONLY), "linux.timeOffsets"));
+  }
+  return s;
+}
+
+ChildNsScope::~ChildNsScope() {
+  if (saved_pid_) setns(saved_pid_.get(), CLONE_NEWPID);
+  if (saved_time_) setns(saved_time_.get(), CLONE_NEWTIME);
+}
+
+ChildGuard::~ChildGuard() {
+  if (pid_ <= 0) return;
+  kill(pid_, SIGKILL);
+  while (waitpid(pid_, nullptr, 0) < 0 && errno == EINTR) {
+  }
+}
+
+Result<void> WriteIdMaps(pid_t pid, const spec::Linux& linux) {
+  auto write_map = [&](const std::vector<spec::IdMap>& maps, const char* file) -> Result<void> {
+    if (maps.empty()) return {};
+    std::string text;
+    for (const auto& m : maps)
+      text += std::to_string(m.container_id) + " " + std::to_string(m.host_id) + " " + std::to_string(m.size) + "\n";
+    std::string path = "/proc/" + std::to_string(pid) + "/" + file;
+    return WithContext(WriteFile(path, text, O_WRONLY), std::string("linux.") +
+                                                                (file[0] == 'u' ? "uidMappings" : "gidMappings"));
+  };
+  SWORN_TRY(write_map(linux.uid_mappings, "uid_map"));
+  return write_map(linux.gid_mappings, "gid_map");
+}
+
+Result<Spawned> SpawnRaw(int clone_flags, int cgroup_fd) {
+  int pidfd = -1;
+  Clone3Args a;
+  a.flags = static_cast<uint64_t>(clone_flags) | CLONE_PIDFD;
+  a.pidfd = reinterpret_cast<uint64_t>(&pidfd);
+  a.exit_signal = SIGCHLD;
+  Spawned s;
+  if (cgroup_fd >= 0) {
+    Clone3Args b = a;
+    b.flags |= CLONE_INTO_CGROUP;
+    b.cgroup = static_cast<uint64_t>(cgroup_fd);
+    auto r = Clone3(b);
+    if (r) {
+      s.pid = *r;
+      s.in_cgroup = true;
+      if (s.pid > 0) s.pidfd.reset(pidfd);
+      return s;
+    }
+    // Older kernels, or a cgroup2 that refuses the placement: fall back to
+    // a plain clone and a write to cgroup.procs before the child runs.
+  }
+  s.pid = SWORN_TRY(Clone3(a));
+  if (s.pid > 0) s.pidfd.reset(pidfd);
+  return s;
+}
+
+}  // namespace sworn::container

@@ -1,0 +1,82 @@
+// Creating the container's first process: which namespaces are created by
+// clone3, which joined by setns and by whom, and the clone itself.
+#pragma once
+
+#include <sys/types.h>
+
+#include <vector>
+
+#include "core/error.h"
+#include "core/fd.h"
+#include "process/init.h"
+#include "spec/spec.h"
+
+namespace sworn::container {
+
+struct NsPlan {
+  int clone_flags = 0;
+  std::vector<process::JoinNs> joins;  // joined by the child, user first
+  UniqueFd pid_join;                   // joined by the parent (affects children only)
+  bool userns = false;      // the child runs in a user namespace
+  bool write_maps = false;  // ... which it creates, so the parent writes its maps
+  bool unshare_cgroupns = false;
+  int unshare_flags = 0;  // created after joining a user namespace
+  bool time_create = false;
+};
+
+Result<NsPlan> PlanNamespaces(const spec::Linux& linux);
+
+// Runs child_fn in a process made by clone3 with plan.clone_flags, in the
+// cgroup2 directory cgroup_fd when >= 0. pid and time namespaces that the
+// parent must enter for its children are entered around the clone and left
+// again, so hooks and the runtime itself stay outside.
+struct Spawned {
+  pid_t pid = -1;
+  UniqueFd pidfd;
+  bool in_cgroup = false;  // CLONE_INTO_CGROUP took effect
+};
+
+template <class F>
+Result<Spawned> Spawn(int clone_flags, int cgroup_fd, F&& child_fn);
+
+// Scoped entry into a pid namespace (for children) or a new time namespace
+// with the spec's offsets; restores the parent's own on destruction.
+class ChildNsScope {
+ public:
+  static Result<ChildNsScope> Enter(const NsPlan& plan, const spec::Linux& linux);
+  ChildNsScope(ChildNsScope&&) = default;
+  ~ChildNsScope();
+
+ private:
+  ChildNsScope() = default;
+  UniqueFd saved_pid_, saved_time_;
+};
+
+// Kills and reaps a child unless released.
+class ChildGuard {
+ public:
+  ChildGuard(pid_t pid, int pidfd) : pid_(pid), pidfd_(pidfd) {}
+  ChildGuard(const ChildGuard&) = delete;
+  ~ChildGuard();
+  void Release() { pid_ = -1; }
+
+ private:
+  pid_t pid_;
+  int pidfd_;
+};
+
+Result<void> WriteIdMaps(pid_t pid, const spec::Linux& linux);
+
+Result<Spawned> SpawnRaw(int clone_flags, int cgroup_fd);
+
+template <class F>
+Result<Spawned> Spawn(int clone_flags, int cgroup_fd, F&& child_fn) {
+  auto s = SpawnRaw(clone_flags, cgroup_fd);
+  if (s && s->pid == 0) {
+    child_fn();
+    _exit(1);
+  }
+  return s;
+}
+
+}  // namespace sworn::container

@@ -1,0 +1,75 @@
+// Thin wrappers for syscalls that glibc 2.36 lacks or hides, and small file
+// helpers. Each returns Result with the syscall name and path in the error.
+#pragma once
+
+#include <linux/openat2.h>
+#include <sys/types.h>
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "core/error.h"
+#include "core/fd.h"
+
+// glibc 2.36's <sched.h> predates these clone3 flags.
+#ifndef CLONE_INTO_CGROUP
+#define CLONE_INTO_CGROUP 0x200000000ULL
+#endif
+#ifndef CLONE_NEWTIME
+#define CLONE_NEWTIME 0x00000080
+#endif
+
+namespace sworn {
+
+// The args layout of clone3(2); only the fields sworn uses are named.
+struct Clone3Args {
+  uint64_t flags = 0;
+  uint64_t pidfd = 0;
+  uint64_t child_tid = 0;
+  uint64_t parent_tid = 0;
+  uint64_t exit_signal = 0;
+  uint64_t stack = 0;
+  uint64_t stack_size = 0;
+  uint64_t tls = 0;
+  uint64_t set_tid = 0;
+  uint64_t set_tid_size = 0;
+  uint64_t cgroup = 0;
+};
+
+// fork-like clone3: returns 0 in the child, the pid in the parent.
+Result<pid_t> Clone3(Clone3Args& args);
+Result<UniqueFd> PidfdOpen(pid_t pid);
+Result<void> PidfdSendSignal(int pidfd, int sig);
+int RawOpenat2(int dirfd, const char* path, uint64_t flags, uint64_t mode, uint64_t resolve);
+// openat2 with RESOLVE_IN_ROOT: `path` is resolved as if `rootfd` were "/".
+Result<UniqueFd> OpenInRoot(int rootfd, std::string_view path, uint64_t flags, uint64_t mode = 0);
+int RawPivotRoot(const char* new_root, const char* put_old);
+int RawCloseRange(unsigned first, unsigned last, unsigned flags);
+// Closes every fd >= first except those in keep. A forked child uses it to
+// drop what it inherited from the runtime (the state lock, above all: a
+// flock lives as long as any copy of its fd).
+void CloseFdsExcept(int first, std::vector<int> keep);
+int RawMountSetattr(int dirfd, const char* path, unsigned flags, uint64_t attr_set, uint64_t attr_clr,
+                    uint64_t propagation);
+
+// "/proc/self/fd/N": mounting onto this path mounts onto what fd N names,
+// which is how sworn mounts onto a destination it resolved safely.
+std::string FdPath(int fd);
+
+Result<std::string> ReadFile(const std::string& path);
+Result<std::string> ReadFileAt(int dirfd, const std::string& path);
+Result<void> WriteFile(const std::string& path, std::string_view data, int flags = 0, mode_t mode = 0644);
+Result<void> WriteFileAt(int dirfd, const std::string& path, std::string_view data);
+// Writes to a temp file beside `path`, fsyncs nothing, and renames over it.
+Result<void> WriteFileAtomic(const std::string& path, std::string_view data);
+Result<void> MkdirAll(const std::string& path, mode_t mode = 0755);
+
+std::vector<std::string> Split(std::string_view s, char sep);
+bool StartsWith(std::string_view s, std::string_view prefix);
+std::string Trim(std::string_view s);
+// Current UTC time as RFC 3339 with nanoseconds, as Go formats it.
+std::string NowRfc3339();
+
+}  // namespace sworn

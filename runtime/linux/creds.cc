@@ -1,0 +1,111 @@
+#include "linux/creds.h"
+
+#include <grp.h>
+#include <linux/securebits.h>
+#include <sys/capability.h>
+#include <sys/prctl.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <memory>
+
+#include "core/sys.h"
+
+namespace sworn::linux_creds {
+namespace {
+
+using CapPtr = std::unique_ptr<std::remove_pointer_t<cap_t>, decltype(&cap_free)>;
+
+bool Contains(const std::vector<int>& v, int c) {
+  for (int x : v)
+    if (x == c) return true;
+  return false;
+}
+
+Result<void> DropBounding(const std::vector<int>& keep) {
+  for (int c = 0; c <= CAP_LAST_CAP; ++c) {
+    if (Contains(keep, c) || !CAP_IS_SUPPORTED(c)) continue;
+    if (cap_drop_bound(c) < 0 && errno != EINVAL) return Fail(SysError("cap_drop_bound", cap_to_name(c)));
+  }
+  return {};
+}
+
+Result<void> SetProcCaps(const spec::Capabilities& caps) {
+  CapPtr c(cap_init(), &cap_free);
+  if (!c) return Fail(SysError("cap_init"));
+  auto set = [&](const std::vector<int>& v, cap_flag_t flag) {
+    if (v.empty()) return 0;
+    std::vector<cap_value_t> vals(v.begin(), v.end());
+    return cap_set_flag(c.get(), flag, static_cast<int>(vals.size()), vals.data(), CAP_SET);
+  };
+  if (set(caps.effective, CAP_EFFECTIVE) < 0 || set(caps.permitted, CAP_PERMITTED) < 0 ||
+      set(caps.inheritable, CAP_INHERITABLE) < 0)
+    return Fail(SysError("cap_set_flag"));
+  if (cap_set_proc(c.get()) < 0) return Fail(SysError("capset"));
+  if (cap_reset_ambient() < 0 && errno != EINVAL) return Fail(SysError("cap_reset_ambient"));
+  for (int a : caps.ambient)
+    // Raising ambient needs the cap in permitted and inheritable; runc and
+    // crun skip those that cannot be raised rather than failing.
+    if (cap_set_ambient(a, CAP_SET) < 0 && errno != EPERM) return Fail(SysError("cap_set_ambient", cap_to_name(a)));
+  return {};
+}
+
+}  // namespace
+
+Result<void> ApplyRlimits(const std::vector<spec::Rlimit>& rlimits) {
+  for (const auto& r : rlimits) {
+    rlimit l{r.soft, r.hard};
+    if (setrlimit(r.resource, &l) < 0) return Fail(SysError("setrlimit", r.name));
+  }
+  return {};
+}
+
+Result<void> SwitchUserAndCaps(const spec::User& user, const std::optional<spec::Capabilities>& caps) {
+  spec::Capabilities none;
+  const spec::Capabilities& c = caps ? *caps : none;
+  SWORN_TRY(DropBounding(c.bounding));
+  if (prctl(PR_SET_KEEPCAPS, 1, 0, 0, 0) < 0) return Fail(SysError("prctl PR_SET_KEEPCAPS"));
+  if (setgroups(user.additional_gids.size(), user.additional_gids.data()) < 0 && errno != EPERM)
+    return Fail(SysError("setgroups"));
+  if (setresgid(user.gid, user.gid, user.gid) < 0) return Fail(SysError("setresgid", std::to_string(user.gid)));
+  if (setresuid(user.uid, user.uid, user.uid) < 0) return Fail(SysError("setresuid", std::to_string(user.uid)));
+  if (prctl(PR_SET_KEEPCAPS, 0, 0, 0, 0) < 0) return Fail(SysError("prctl PR_SET_KEEPCAPS"));
+  SWORN_TRY(SetProcCaps(c));
+  if (user.umask) umask(*user.umask);
+  return {};
+}
+
+void AddHome(std::vector<std::string>& env, uid_t uid) {
+  for (const auto& e : env)
+    if (StartsWith(e, "HOME=")) return;
+  std::string home = "/";
+  if (auto passwd = ReadFile("/etc/passwd")) {
+    for (const auto& line : Split(*passwd, '\n')) {
+      auto f = Split(line, ':');
+      if (f.size() >= 6 && f[2] == std::to_string(uid)) {
+        home = f[5];
+        break;
+      }
+    }
+  }
+  env.push_back("HOME=" + home);
+}
+
+Result<std::string> LookPath(const std::string& arg0, const std::vector<std::string>& env) {
+  if (arg0.find('/') != std::string::npos) {
+    if (access(arg0.c_str(), X_OK) < 0) return Fail(SysError("exec", arg0));
+    return arg0;
+  }
+  std::string path;
+  for (const auto& e : env)
+    if (StartsWith(e, "PATH=")) path = e.substr(5);
+  for (const auto& dir : Split(path, ':')) {
+    std::string cand = (dir.empty() ? "." : dir) + "/" + arg0;
+    struct stat st;
+    if (stat(cand.c_str(), &st) == 0 && S_ISREG(st.st_mode) && access(cand.c_str(), X_OK) == 0) return cand;
+  }
+  return Fail(MakeError(Errc::kNotFound, "exec: \"" + arg0 + "\": executable file not found in $PATH"));
+}
+
+}  // namespace sworn::linux_creds

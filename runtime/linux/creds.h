@@ -1,0 +1,22 @@
+// The last steps before execve: rlimits, the user switch and capabilities.
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "core/error.h"
+#include "spec/spec.h"
+
+namespace sworn::linux_creds {
+
+Result<void> ApplyRlimits(const std::vector<spec::Rlimit>& rlimits);
+// Drops capabilities from the bounding set, switches to user (keeping
+// capabilities across setuid), then sets effective/permitted/inheritable
+// and raises ambient. Without a capabilities object the process keeps none.
+Result<void> SwitchUserAndCaps(const spec::User& user, const std::optional<spec::Capabilities>& caps);
+// HOME from the container's /etc/passwd (or "/") when env has none, as runc does.
+void AddHome(std::vector<std::string>& env, uid_t uid);
+// Resolves args[0] against PATH from env, as execvp would inside the container.
+Result<std::string> LookPath(const std::string& arg0, const std::vector<std::string>& env);
+
+}  // namespace sworn::linux_creds

@@ -1,0 +1,91 @@
+// /dev inside the container: runc's default device set plus linux.devices,
+// created with mknod, or bind-mounted from the host inside a user namespace
+// (where mknod is not allowed).
+#include <fcntl.h>
+#include <sys/mount.h>
+#include <sys/stat.h>
+#include <sys/sysmacros.h>
+#include <unistd.h>
+
+#include "core/sys.h"
+#include "linux/rootfs.h"
+
+namespace sworn::linux_fs {
+namespace {
+
+const spec::Device kDefaults[] = {
+    {"/dev/null", 'c', 1, 3, 0666, 0, 0},    {"/dev/zero", 'c', 1, 5, 0666, 0, 0},
+    {"/dev/full", 'c', 1, 7, 0666, 0, 0},    {"/dev/random", 'c', 1, 8, 0666, 0, 0},
+    {"/dev/urandom", 'c', 1, 9, 0666, 0, 0}, {"/dev/tty", 'c', 5, 0, 0666, 0, 0},
+};
+
+const char* const kLinks[][2] = {
+    {"/proc/self/fd", "/dev/fd"},        {"/proc/self/fd/0", "/dev/stdin"},
+    {"/proc/self/fd/1", "/dev/stdout"},  {"/proc/self/fd/2", "/dev/stderr"},
+    {"pts/ptmx", "/dev/ptmx"},
+};
+
+mode_t TypeBits(char t) {
+  switch (t) {
+    case 'b': return S_IFBLK;
+    case 'p': return S_IFIFO;
+    default: return S_IFCHR;
+  }
+}
+
+Result<void> BindHostDevice(const RootfsContext& ctx, const spec::Device& d) {
+  auto target = SWORN_TRY(EnsureTarget(ctx.root_fd.get(), d.path, true));
+  if (mount(d.path.c_str(), FdPath(target.get()).c_str(), nullptr, MS_BIND, nullptr) < 0)
+    return Fail(SysError("bind device", d.path));
+  return {};
+}
+
+Result<void> MakeDevice(const RootfsContext& ctx, const spec::Device& d) {
+  if (ctx.in_userns) return BindHostDevice(ctx, d);
+  size_t slash = d.path.rfind('/');
+  auto dir = SWORN_TRY(MkdirAllInRoot(ctx.root_fd.get(), d.path.substr(0, slash)));
+  // mknodat needs a real directory fd, not O_PATH.
+  UniqueFd real(openat(dir.get(), ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+  if (!real) return Fail(SysError("open", d.path.substr(0, slash)));
+  std::string name = d.path.substr(slash + 1);
+  unlinkat(real.get(), name.c_str(), 0);
+  mode_t mode = TypeBits(d.type) | d.file_mode.value_or(0666);
+  dev_t dev = makedev(static_cast<unsigned>(d.major), static_cast<unsigned>(d.minor));
+  if (mknodat(real.get(), name.c_str(), mode, dev) < 0) return Fail(SysError("mknod", d.path));
+  // mknod applies the umask; the spec's fileMode is exact.
+  if (fchmodat(real.get(), name.c_str(), mode & 07777, 0) < 0) return Fail(SysError("chmod", d.path));
+  if (fchownat(real.get(), name.c_str(), d.uid.value_or(0), d.gid.value_or(0), AT_SYMLINK_NOFOLLOW) < 0)
+    return Fail(SysError("chown", d.path));
+  return {};
+}
+
+bool DevIsBindMount(const spec::Spec& s) {
+  for (const auto& m : s.mounts)
+    if (m.destination == "/dev" && m.bind) return true;
+  return false;
+}
+
+}  // namespace
+
+Result<void> CreateDevices(RootfsContext& ctx) {
+  if (DevIsBindMount(*ctx.spec)) return {};
+  for (const auto& d : kDefaults) {
+    bool overridden = false;
+    for (const auto& u : ctx.spec->linux.devices) overridden |= u.path == d.path;
+    if (!overridden) SWORN_TRY(MakeDevice(ctx, d));
+  }
+  for (const auto& d : ctx.spec->linux.devices)
+    SWORN_TRY(WithContext(MakeDevice(ctx, d), "linux.devices " + d.path));
+  auto dev = SWORN_TRY(MkdirAllInRoot(ctx.root_fd.get(), "/dev"));
+  UniqueFd real(openat(dev.get(), ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+  for (const auto& l : kLinks) {
+    std::string name = std::string(l[1]).substr(5);
+    if (symlinkat(l[0], real.get(), name.c_str()) < 0 && errno != EEXIST)
+      return Fail(SysError("symlink", l[1]));
+  }
+  struct stat st;
+  if (stat("/proc/kcore", &st) == 0) symlinkat("/proc/kcore", real.get(), "core");
+  return {};
+}
+
+}  // namespace sworn::linux_fs

@@ -1,0 +1,57 @@
+#include "process/final_exec.h"
+
+#include <linux/close_range.h>
+#include <signal.h>
+#include <sys/prctl.h>
+#include <unistd.h>
+
+#include <cstdio>
+
+#include "core/sys.h"
+#include "linux/console.h"
+#include "linux/creds.h"
+
+namespace sworn::process {
+
+Result<void> SetupTerminal(const spec::Process& p, int console_fd, bool to_parent, const SyncSocket& sync,
+                           bool mount_console) {
+  auto pty = SWORN_TRY(linux_console::OpenPty(p.console_height, p.console_width));
+  if (console_fd >= 0)
+    SWORN_TRY(linux_console::SendMaster(console_fd, pty));
+  else if (to_parent)
+    SWORN_TRY(sync.Send(SyncType::kFd, 0, "pty", pty.master.get()));
+  else
+    return Fail(MakeError(Errc::kInvalidArgument, "process.terminal is true but no --console-socket was given"));
+  if (mount_console) SWORN_TRY(linux_console::MountConsole(pty));
+  return linux_console::BecomeTerminal(pty);
+}
+
+Error ExecProcess(const spec::Process& p, const std::string& path, std::vector<std::string> env, int preserve_fds) {
+  // Nothing of the runtime may reach the container (CVE-2024-21626): every
+  // fd past stdio and the preserved ones is closed at exec.
+  if (RawCloseRange(3 + preserve_fds, ~0U, CLOSE_RANGE_CLOEXEC) < 0) return SysError("close_range");
+  for (int s = 1; s < NSIG; ++s)
+    if (s != SIGKILL && s != SIGSTOP) signal(s, SIG_DFL);
+  sigset_t none;
+  sigemptyset(&none);
+  sigprocmask(SIG_SETMASK, &none, nullptr);
+  if (auto r = linux_creds::SwitchUserAndCaps(p.user, p.capabilities); !r) return r.error();
+  if (p.no_new_privileges && prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0) return SysError("prctl PR_SET_NO_NEW_PRIVS");
+  linux_creds::AddHome(env, p.user.uid);
+  std::vector<char*> argv, envp;
+  auto args = p.args;
+  for (auto& a : args) argv.push_back(a.data());
+  argv.push_back(nullptr);
+  for (auto& e : env) envp.push_back(e.data());
+  envp.push_back(nullptr);
+  execve(path.c_str(), argv.data(), envp.data());
+  return SysError("exec", path);
+}
+
+[[noreturn]] void ChildFail(const SyncSocket* sync, const Error& err) {
+  if (!sync || sync->fd() < 0 || !sync->Send(SyncType::kError, err.sys_errno, err.context))
+    dprintf(2, "sworn: %s\n", err.Message().c_str());
+  _exit(err.sys_errno == ENOENT ? 127 : 126);
+}
+
+}  // namespace sworn::process

@@ -1,0 +1,19 @@
+// Shared tail of ContainerInit and ExecInit: console, credentials, exec.
+#pragma once
+
+#include "core/error.h"
+#include "process/sync.h"
+#include "spec/spec.h"
+
+namespace sworn::process {
+
+// Opens the pty and hands the master out (console socket or parent).
+Result<void> SetupTerminal(const spec::Process& p, int console_fd, bool to_parent, const SyncSocket& sync,
+                           bool mount_console);
+// Closes every fd past the preserved ones, switches user and capabilities,
+// sets no_new_privs and execs `path`. Returns only on failure.
+Error ExecProcess(const spec::Process& p, const std::string& path, std::vector<std::string> env, int preserve_fds);
+// Reports err to the parent if it still listens, else to stderr; then _exit.
+[[noreturn]] void ChildFail(const SyncSocket* sync, const Error& err);
+
+}  // namespace sworn::process

@@ -1,0 +1,17 @@
+// OCI hooks: each runs with the container state JSON on stdin, its own args
+// and env, and an optional timeout after which it is killed.
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "core/error.h"
+#include "spec/spec.h"
+
+namespace sworn::process {
+
+Result<void> RunHook(const spec::Hook& hook, const std::string& state_json);
+// Runs each hook in order; stops at the first failure, naming the hook list.
+Result<void> RunHooks(const std::vector<spec::Hook>& hooks, const char* list, const std::string& state_json);
+
+}  // namespace sworn::process

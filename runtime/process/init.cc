@@ -1,0 +1,133 @@
+#include "process/init.h"
+
+#include <fcntl.h>
+#include <sched.h>
+#include <sys/prctl.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include <linux/keyctl.h>
+
+#include "core/sys.h"
+#include "linux/creds.h"
+#include "linux/rootfs.h"
+#include "process/final_exec.h"
+#include "process/hooks.h"
+
+namespace sworn::process {
+namespace {
+
+Result<void> EnterNamespaces(InitRequest& r) {
+  for (auto& j : r.joins)
+    if (setns(j.fd.get(), spec::NsCloneFlag(j.type)) < 0)
+      return Fail(SysError(std::string("setns ") + spec::NsName(j.type)));
+  if (r.userns) {
+    // Become root of the new user namespace now that the maps are written.
+    if (setresgid(0, 0, 0) < 0 || setresuid(0, 0, 0) < 0) return Fail(SysError("setresuid 0 in user namespace"));
+  }
+  if (r.unshare_flags && unshare(r.unshare_flags) < 0) return Fail(SysError("unshare"));
+  // Only now that the parent placed us in our cgroups: the namespace's root
+  // is the cgroup we are in when it is created.
+  if (r.unshare_cgroupns && unshare(CLONE_NEWCGROUP) < 0) return Fail(SysError("unshare cgroup namespace"));
+  const auto& s = *r.spec;
+  if (!s.hostname.empty() && sethostname(s.hostname.data(), s.hostname.size()) < 0)
+    return Fail(SysError("sethostname", s.hostname));
+  if (!s.domainname.empty() && setdomainname(s.domainname.data(), s.domainname.size()) < 0)
+    return Fail(SysError("setdomainname", s.domainname));
+  return {};
+}
+
+Result<void> BuildRootfs(InitRequest& r) {
+  linux_fs::RootfsContext ctx;
+  ctx.spec = r.spec;
+  ctx.rootfs = r.spec->root_path;
+  ctx.in_userns = r.userns;
+  ctx.cgroupns = r.unshare_cgroupns || r.spec->linux.Find(spec::NsType::kCgroup);
+  ctx.cgroup_dirs = r.cgroup_dirs;
+  SWORN_TRY(linux_fs::PrepareRootfs(ctx));
+  SWORN_TRY(linux_fs::MountAll(ctx));
+  SWORN_TRY(linux_fs::CreateDevices(ctx));
+  // prestart and createRuntime run in the runtime's namespaces, by the
+  // parent, once ours exist; createContainer runs here, before pivot_root.
+  SWORN_TRY(r.sync->Send(SyncType::kRunHooks));
+  SWORN_TRY(r.sync->Expect(SyncType::kHooksDone));
+  SWORN_TRY(RunHooks(r.spec->hooks.create_container, "createContainer", r.hook_state));
+  SWORN_TRY(linux_fs::EnterRootfs(ctx, r.no_pivot));
+  return linux_fs::FinalizeRootfs(*r.spec, r.userns);
+}
+
+Result<void> PrepareProcess(InitRequest& r) {
+  const auto& p = *r.spec->process;
+  if (p.terminal) SWORN_TRY(SetupTerminal(p, r.console_fd, r.pty_to_parent, *r.sync, true));
+  // runc creates a missing cwd; it is resolved after pivot_root, so it is
+  // always inside the rootfs.
+  SWORN_TRY(MkdirAll(p.cwd));
+  if (chdir(p.cwd.c_str()) < 0) return Fail(SysError("chdir", "process.cwd " + p.cwd));
+  if (p.oom_score_adj)
+    SWORN_TRY(WithContext(WriteFile("/proc/self/oom_score_adj", std::to_string(*p.oom_score_adj), O_WRONLY),
+                          "process.oomScoreAdj"));
+  SWORN_TRY(WithContext(linux_creds::ApplyRlimits(p.rlimits), "process.rlimits"));
+  if (!r.no_new_keyring) {
+    std::string name = "_ses." + r.id;
+    if (syscall(SYS_keyctl, KEYCTL_JOIN_SESSION_KEYRING, name.c_str()) < 0 && errno != ENOSYS)
+      return Fail(SysError("keyctl join session keyring"));
+  }
+  return {};
+}
+
+// Blocks until `sworn start` writes to the exec fifo.
+Result<void> WaitForStart(int fifo_fd) {
+  char c;
+  ssize_t n;
+  do n = read(fifo_fd, &c, 1);
+  while (n < 0 && errno == EINTR);
+  if (n != 1) return Fail(SysError("read", "exec fifo"));
+  close(fifo_fd);
+  return {};
+}
+
+}  // namespace
+
+[[noreturn]] void ContainerInit(InitRequest& r) {
+  std::vector<int> keep = {r.sync->fd(), r.fifo_fd, r.console_fd};
+  for (const auto& j : r.joins) keep.push_back(j.fd.get());
+  CloseFdsExcept(3 + r.preserve_fds, keep);
+  if (auto go = r.sync->Expect(SyncType::kGo); !go) _exit(1);  // the parent is gone or gave up
+  std::string path;
+  auto setup = [&]() -> Result<void> {
+    SWORN_TRY(EnterNamespaces(r));
+    SWORN_TRY(BuildRootfs(r));
+    SWORN_TRY(PrepareProcess(r));
+    path = SWORN_TRY(linux_creds::LookPath(r.spec->process->args[0], r.spec->process->env));
+    return {};
+  };
+  if (auto ok = setup(); !ok) ChildFail(r.sync, ok.error());
+  if (!r.sync->Send(SyncType::kReady)) _exit(1);
+  if (auto ok = WaitForStart(r.fifo_fd); !ok) ChildFail(nullptr, ok.error());
+  if (auto ok = RunHooks(r.spec->hooks.start_container, "startContainer", r.hook_state); !ok)
+    ChildFail(nullptr, ok.error());
+  ChildFail(nullptr, ExecProcess(*r.spec->process, path, r.spec->process->env, r.preserve_fds));
+}
+
+[[noreturn]] void ExecInit(ExecRequest& r) {
+  CloseFdsExcept(3 + r.preserve_fds, {r.sync->fd(), r.pidfd, r.console_fd});
+  if (auto go = r.sync->Expect(SyncType::kGo); !go) _exit(1);
+  std::string path;
+  auto setup = [&]() -> Result<void> {
+    if (r.setns_flags && setns(r.pidfd, r.setns_flags) < 0) return Fail(SysError("setns", "container namespaces"));
+    close(r.pidfd);
+    const auto& p = r.process;
+    if (p.terminal) SWORN_TRY(SetupTerminal(p, r.console_fd, r.pty_to_parent, *r.sync, false));
+    if (chdir(p.cwd.c_str()) < 0) return Fail(SysError("chdir", "cwd " + p.cwd));
+    SWORN_TRY(WithContext(linux_creds::ApplyRlimits(p.rlimits), "process.rlimits"));
+    path = SWORN_TRY(linux_creds::LookPath(p.args[0], p.env));
+    return {};
+  };
+  if (auto ok = setup(); !ok) ChildFail(r.sync, ok.error());
+  if (!r.sync->Send(SyncType::kReady)) _exit(1);
+  // On success the sync socket closes with exec (CLOEXEC): the parent reads EOF.
+  ChildFail(r.sync, ExecProcess(r.process, path, r.process.env, r.preserve_fds));
+}
+
+}  // namespace sworn::process

@@ -1,0 +1,52 @@
+// What runs in the cloned child. Both entry points never return and never
+// throw: an error before the handoff is sent to the parent as kError, one
+// after it is printed to stderr, and the child _exits.
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "core/fd.h"
+#include "process/sync.h"
+#include "spec/spec.h"
+
+namespace sworn::process {
+
+struct JoinNs {
+  spec::NsType type;
+  UniqueFd fd;  // opened by the parent, before clone
+};
+
+struct InitRequest {
+  const spec::Spec* spec = nullptr;
+  std::string id;
+  const SyncSocket* sync = nullptr;  // the child's end
+  int fifo_fd = -1;                  // create: blocks here until `start`
+  int console_fd = -1;               // connected --console-socket, or -1
+  bool pty_to_parent = false;        // terminal without a console socket
+  bool no_pivot = false;
+  bool no_new_keyring = false;
+  int preserve_fds = 0;
+  bool userns = false;               // created or joined a user namespace
+  bool unshare_cgroupns = false;     // after the parent placed us in our cgroups
+  int unshare_flags = 0;             // namespaces to create after joining a user ns
+  std::vector<JoinNs> joins;         // user first
+  std::vector<std::string> cgroup_dirs;
+  std::string hook_state;            // state JSON for createContainer/startContainer
+};
+
+[[noreturn]] void ContainerInit(InitRequest& req);
+
+struct ExecRequest {
+  spec::Process process;
+  const SyncSocket* sync = nullptr;
+  int pidfd = -1;       // container init, for setns
+  int setns_flags = 0;  // namespaces that differ from ours (pid already entered)
+  int console_fd = -1;
+  bool pty_to_parent = false;
+  int preserve_fds = 0;
+};
+
+[[noreturn]] void ExecInit(ExecRequest& req);
+
+}  // namespace sworn::process

@@ -1,0 +1,192 @@
+#include "state/state.h"
+
+#include <dirent.h>
+#include <fcntl.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+
+#include "core/sys.h"
+
+namespace sworn::state {
+
+using nlohmann::json;
+
+const char* StatusName(Status s) {
+  switch (s) {
+    case Status::kCreating: return "creating";
+    case Status::kCreated: return "created";
+    case Status::kRunning: return "running";
+    case Status::kPaused: return "paused";
+    case Status::kStopped: return "stopped";
+  }
+  return "unknown";
+}
+
+Result<void> ValidateId(std::string_view id) {
+  if (id.empty()) return Fail(MakeError(Errc::kInvalidArgument, "container id: must not be empty"));
+  if (id == "." || id == "..")
+    return Fail(MakeError(Errc::kInvalidArgument, "container id \"" + std::string(id) + "\": not a valid id"));
+  if (id.size() > 1024) return Fail(MakeError(Errc::kInvalidArgument, "container id: longer than 1024 bytes"));
+  for (char c : id) {
+    bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_' || c == '+' ||
+              c == '-' || c == '.';
+    if (!ok)
+      return Fail(MakeError(Errc::kInvalidArgument, "container id \"" + std::string(id) +
+                                                        "\": only letters, digits and _ + - . are allowed"));
+  }
+  return {};
+}
+
+json ContainerState::ToJson() const {
+  json j = {{"id", id},           {"ociVersion", oci_version}, {"bundle", bundle},
+            {"rootfs", rootfs},   {"created", created},        {"owner_uid", owner_uid},
+            {"pid", pid},         {"pid_start", pid_start},    {"annotations", annotations},
+            {"cgroup_dirs", cgroup_dirs}, {"config", config}};
+  return j;
+}
+
+Result<ContainerState> ContainerState::FromJson(const json& j) {
+  try {
+    ContainerState s;
+    s.id = j.at("id").get<std::string>();
+    s.oci_version = j.at("ociVersion").get<std::string>();
+    s.bundle = j.at("bundle").get<std::string>();
+    s.rootfs = j.at("rootfs").get<std::string>();
+    s.created = j.at("created").get<std::string>();
+    s.owner_uid = j.at("owner_uid").get<uid_t>();
+    s.pid = j.at("pid").get<pid_t>();
+    s.pid_start = j.at("pid_start").get<uint64_t>();
+    s.annotations = j.at("annotations").get<std::map<std::string, std::string>>();
+    s.cgroup_dirs = j.at("cgroup_dirs").get<std::vector<std::string>>();
+    s.config = j.at("config");
+    return s;
+  } catch (const json::exception& e) {
+    return Fail(MakeError(Errc::kInvalidArgument, std::string("state.json is corrupt: ") + e.what()));
+  }
+}
+
+static Result<UniqueFd> LockDir(const std::string& path) {
+  UniqueFd fd(open(path.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+  if (!fd) return Fail(SysError("open", path));
+  while (flock(fd.get(), LOCK_EX) < 0)
+    if (errno != EINTR) return Fail(SysError("flock", path));
+  return fd;
+}
+
+Result<ContainerDir> ContainerDir::Create(const std::string& root, std::string_view id) {
+  SWORN_TRY(ValidateId(id));
+  SWORN_TRY(MkdirAll(root, 0711));
+  std::string path = root + "/" + std::string(id);
+  if (mkdir(path.c_str(), 0711) < 0) {
+    if (errno == EEXIST)
+      return Fail(MakeError(Errc::kAlreadyExists, "container \"" + std::string(id) + "\" already exists"));
+    return Fail(SysError("mkdir", path));
+  }
+  auto lock = LockDir(path);
+  if (!lock) {
+    rmdir(path.c_str());
+    return Fail(lock.error());
+  }
+  return ContainerDir(path, std::string(id), std::move(*lock));
+}
+
+Result<ContainerDir> ContainerDir::Open(const std::string& root, std::string_view id) {
+  SWORN_TRY(ValidateId(id));
+  std::string path = root + "/" + std::string(id);
+  auto lock = LockDir(path);
+  if (!lock) {
+    if (lock.error().sys_errno == ENOENT || lock.error().sys_errno == ENOTDIR)
+      return Fail(MakeError(Errc::kNotFound, "container \"" + std::string(id) + "\" does not exist"));
+    return Fail(lock.error());
+  }
+  // A delete that held the lock before us may have removed the directory.
+  struct stat st;
+  if (fstat(lock->get(), &st) < 0 || st.st_nlink == 0)
+    return Fail(MakeError(Errc::kNotFound, "container \"" + std::string(id) + "\" does not exist"));
+  return ContainerDir(path, std::string(id), std::move(*lock));
+}
+
+Result<ContainerState> ContainerDir::Load() const {
+  auto text = ReadFile(path_ + "/state.json");
+  if (!text) {
+    if (text.error().sys_errno == ENOENT)
+      return Fail(MakeError(Errc::kNotFound, "container \"" + id_ + "\" has no state (its create was interrupted)"));
+    return Fail(text.error());
+  }
+  json j = json::parse(*text, nullptr, false);
+  if (j.is_discarded()) return Fail(MakeError(Errc::kInvalidArgument, path_ + "/state.json: malformed JSON"));
+  return ContainerState::FromJson(j);
+}
+
+Result<void> ContainerDir::Save(const ContainerState& s) const {
+  return WriteFileAtomic(path_ + "/state.json", s.ToJson().dump());
+}
+
+Status ContainerDir::CurrentStatus(const ContainerState& s) const {
+  if (s.pid == 0) return Status::kCreating;
+  if (!ProcessAlive(s.pid, s.pid_start)) return Status::kStopped;
+  if (access(FifoPath().c_str(), F_OK) == 0) return Status::kCreated;
+  for (const auto& dir : s.cgroup_dirs) {
+    // cgroup v2 reports frozen in cgroup.events, v1 in freezer.state.
+    auto events = ReadFile(dir + "/cgroup.events");
+    if (events && events->find("frozen 1") != std::string::npos) return Status::kPaused;
+    auto fz = ReadFile(dir + "/freezer.state");
+    if (fz && Trim(*fz) == "FROZEN") return Status::kPaused;
+  }
+  return Status::kRunning;
+}
+
+Result<void> ContainerDir::Remove() {
+  for (const char* f : {"state.json", "state.json.tmp", "exec.fifo"}) unlink((path_ + "/" + f).c_str());
+  if (rmdir(path_.c_str()) < 0 && errno != ENOENT) return Fail(SysError("rmdir", path_));
+  return {};
+}
+
+Result<std::vector<std::string>> ListIds(const std::string& root) {
+  std::vector<std::string> ids;
+  DIR* d = opendir(root.c_str());
+  if (!d) {
+    if (errno == ENOENT) return ids;
+    return Fail(SysError("opendir", root));
+  }
+  while (dirent* e = readdir(d)) {
+    std::string name = e->d_name;
+    if (name == "." || name == ".." || !ValidateId(name)) continue;
+    if (e->d_type == DT_DIR) ids.push_back(name);
+  }
+  closedir(d);
+  std::sort(ids.begin(), ids.end());
+  return ids;
+}
+
+// Fields after the command name (which may contain spaces and parentheses).
+static std::vector<std::string> StatFields(pid_t pid) {
+  auto text = ReadFile("/proc/" + std::to_string(pid) + "/stat");
+  if (!text) return {};
+  size_t close = text->rfind(')');
+  if (close == std::string::npos) return {};
+  auto fields = Split(std::string_view(*text).substr(close + 2), ' ');
+  return fields;
+}
+
+uint64_t ProcessStartTime(pid_t pid) {
+  auto f = StatFields(pid);
+  // starttime is field 22; fields[0] here is field 3 (state).
+  if (f.size() < 20) return 0;
+  return std::strtoull(f[19].c_str(), nullptr, 10);
+}
+
+bool ProcessAlive(pid_t pid, uint64_t start) {
+  if (pid <= 0) return false;
+  auto f = StatFields(pid);
+  if (f.size() < 20) return false;
+  if (f[0] == "Z" || f[0] == "X") return false;
+  return start == 0 || std::strtoull(f[19].c_str(), nullptr, 10) == start;
+}
+
+
+}  // namespace sworn::state
+

@@ -1,0 +1,77 @@
+// Container state under --root: one directory per container holding
+// state.json, the exec fifo (present while the container is `created`) and a
+// lock. There is no daemon; every command takes the container's flock, so
+// concurrent commands on one id are serialized.
+#pragma once
+
+#include <sys/types.h>
+
+#include <map>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "core/error.h"
+#include "core/fd.h"
+
+namespace sworn::state {
+
+enum class Status { kCreating, kCreated, kRunning, kPaused, kStopped };
+const char* StatusName(Status s);
+
+// Container ids as runc accepts them: [A-Za-z0-9_+.-]+, not "." or "..".
+Result<void> ValidateId(std::string_view id);
+
+struct ContainerState {
+  std::string id;
+  std::string oci_version;
+  std::string bundle, rootfs;
+  std::string created;  // RFC 3339 with nanoseconds, UTC
+  uid_t owner_uid = 0;
+  pid_t pid = 0;        // 0 until the init process exists
+  uint64_t pid_start = 0;  // /proc/PID/stat starttime, guards against pid reuse
+  std::map<std::string, std::string> annotations;
+  std::vector<std::string> cgroup_dirs;  // absolute paths, one per hierarchy
+  nlohmann::json config;  // the bundle's config.json as created (poststop hooks)
+
+  nlohmann::json ToJson() const;
+  static Result<ContainerState> FromJson(const nlohmann::json& j);
+};
+
+// A container's directory, locked for as long as this object lives.
+class ContainerDir {
+ public:
+  // Creates <root>/<id>; fails with kAlreadyExists if the id is taken.
+  static Result<ContainerDir> Create(const std::string& root, std::string_view id);
+  // Opens an existing container; fails with kNotFound naming the id.
+  static Result<ContainerDir> Open(const std::string& root, std::string_view id);
+
+  const std::string& path() const { return path_; }
+  const std::string& id() const { return id_; }
+  std::string FifoPath() const { return path_ + "/exec.fifo"; }
+
+  Result<ContainerState> Load() const;
+  Result<void> Save(const ContainerState& s) const;
+  // Status from the kernel's view: is the pid alive (and the same process),
+  // is the exec fifo still there, is its cgroup frozen.
+  Status CurrentStatus(const ContainerState& s) const;
+  // Removes the directory and everything in it.
+  Result<void> Remove();
+
+ private:
+  ContainerDir(std::string path, std::string id, UniqueFd lock)
+      : path_(std::move(path)), id_(std::move(id)), lock_(std::move(lock)) {}
+  std::string path_, id_;
+  UniqueFd lock_;
+};
+
+// Ids of all containers under root, sorted.
+Result<std::vector<std::string>> ListIds(const std::string& root);
+
+// Start time of a process (field 22 of /proc/PID/stat), 0 if it is gone.
+uint64_t ProcessStartTime(pid_t pid);
+// True if pid runs and is not a zombie, and its start time matches.
+bool ProcessAlive(pid_t pid, uint64_t start);
+
+}  // namespace sworn::state
