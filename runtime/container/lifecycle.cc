@@ -161,7 +161,7 @@ Result<int> ParseSignal(std::string_view s) {
     if (abbrev && name == abbrev) return n;
   }
   if (StartsWith(name, "RTMIN") || StartsWith(name, "RTMAX")) {
-    bool min = name[4] == 'I';
+    bool min = name[3] == 'I';
     std::string off = name.substr(5);
     int k = off.empty() ? 0 : std::atoi(off.c_str());
     int n = min ? SIGRTMIN + k : SIGRTMAX + k;
