@@ -47,6 +47,19 @@ Result<void> InitCpuset(const std::string& dir) {
   return {};
 }
 
+// cgroup2 hands controllers down only when the parent lists them in
+// cgroup.subtree_control; enable every one the parent has, as runc does.
+// A parent with processes of its own refuses (no internal processes), and
+// then its children simply lack the controller.
+void EnableControllers(const std::string& parent) {
+  auto avail = ReadFile(parent + "/cgroup.controllers");
+  if (!avail) return;
+  std::string req;
+  for (const auto& c : Split(Trim(*avail), ' '))
+    if (!c.empty()) req += (req.empty() ? "+" : " +") + c;
+  if (!req.empty()) (void)WriteFile(parent + "/cgroup.subtree_control", req, O_WRONLY);
+}
+
 }  // namespace
 
 Result<std::vector<Hierarchy>> Discover() {
@@ -99,6 +112,7 @@ Result<Placement> Placement::Create(const std::string& cgroups_path, const std::
     std::string dir = h.mount;
     for (const auto& part : Split(rel, '/')) {
       if (part.empty()) continue;
+      if (h.v2) EnableControllers(dir);
       dir += "/" + part;
       if (mkdir(dir.c_str(), 0755) == 0)
         p.created_.push_back(dir);

@@ -43,6 +43,11 @@ int List(const Globals&, const std::vector<std::string>&);
 int Exec(const Globals&, const std::vector<std::string>&);
 int Features(const Globals&, const std::vector<std::string>&);
 int SpecVerb(const Globals&, const std::vector<std::string>&);
+int Ps(const Globals&, const std::vector<std::string>&);
+int Pause(const Globals&, const std::vector<std::string>&);
+int Resume(const Globals&, const std::vector<std::string>&);
+int Update(const Globals&, const std::vector<std::string>&);
+int Events(const Globals&, const std::vector<std::string>&);
 
 // Logs an error and returns the exit status for it.
 int Report(const std::string& message);

@@ -24,6 +24,11 @@ constexpr Verb kVerbs[] = {
     {"delete", Delete, "delete a container and its resources"},
     {"list", List, "list containers"},
     {"exec", Exec, "run a process in a running container"},
+    {"ps", Ps, "list the processes of a container"},
+    {"pause", Pause, "freeze every process of a container"},
+    {"resume", Resume, "thaw a paused container"},
+    {"update", Update, "change a container's resource limits"},
+    {"events", Events, "stream stats and OOM events (or --stats once)"},
     {"features", Features, "print the features this runtime implements (JSON)"},
     {"spec", SpecVerb, "write a default config.json"},
 };

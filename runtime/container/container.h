@@ -67,6 +67,20 @@ Result<spec::Process> BaseProcess(const std::string& root, const std::string& id
 // returns the exit code a shell would report (128+N for signal N).
 Result<int> WaitForward(const Created& c);
 
+// Cgroup verbs.
+Result<std::vector<pid_t>> Pids(const std::string& root, const std::string& id);
+Result<void> Pause(const std::string& root, const std::string& id);
+Result<void> Resume(const std::string& root, const std::string& id);
+// Applies a linux.resources object (as JSON) and records it in the state.
+Result<void> Update(const std::string& root, const std::string& id, const nlohmann::json& resources);
+// Stats JSON and the OOM-kill count, for `events`.
+struct Sample {
+  nlohmann::json stats;
+  uint64_t oom_kills = 0;
+  state::Status status;
+};
+Result<Sample> TakeSample(const std::string& root, const std::string& id);
+
 // Parses "TERM", "SIGTERM", "15"; kBadInput otherwise.
 Result<int> ParseSignal(std::string_view s);
 

@@ -10,11 +10,13 @@
 #include <cstdlib>
 
 #include "cgroup/cgroup.h"
+#include "cgroup/resources.h"
 #include "container/container.h"
 #include "container/spawn.h"
 #include "core/sys.h"
 #include "process/hooks.h"
 #include "process/init.h"
+#include "security/oci_seccomp.h"
 
 namespace sworn::container {
 namespace {
@@ -59,7 +61,7 @@ Result<UniqueFd> MakeFifo(const state::ContainerDir& dir) {
 // The parent's half of the sync ladder in process/sync.h.
 Result<UniqueFd> DriveChild(const process::SyncSocket& sync, pid_t pid, const spec::Spec& spec,
                             const cgroup::Placement& cg, bool in_cgroup, state::ContainerState& st,
-                            const NsPlan& plan) {
+                            const NsPlan& plan, const security::BpfProgram* notify) {
   if (plan.write_maps) SWORN_TRY(WriteIdMaps(pid, spec.linux));
   SWORN_TRY(cg.Attach(pid, in_cgroup));
   SWORN_TRY(sync.Send(process::SyncType::kGo));
@@ -69,12 +71,7 @@ Result<UniqueFd> DriveChild(const process::SyncSocket& sync, pid_t pid, const sp
   SWORN_TRY(process::RunHooks(spec.hooks.prestart, "prestart", hs));
   SWORN_TRY(process::RunHooks(spec.hooks.create_runtime, "createRuntime", hs));
   SWORN_TRY(sync.Send(process::SyncType::kHooksDone));
-  UniqueFd pty;
-  auto msg = SWORN_TRY(sync.Recv(&pty));
-  if (msg.type == process::SyncType::kFd) msg = SWORN_TRY(sync.Recv());
-  if (msg.type == process::SyncType::kError) return Fail(Error{Errc::kSystem, msg.err, msg.text});
-  if (msg.type != process::SyncType::kReady) return Fail(MakeError(Errc::kSystem, "sync protocol: expected ready"));
-  return pty;
+  return AwaitReady(sync, notify, pid, HookState(st, state::Status::kCreated));
 }
 
 state::ContainerState InitialState(const CreateOptions& o, const std::string& bundle, const spec::Spec& spec,
@@ -100,6 +97,9 @@ Result<Created> Create(const std::string& root, const CreateOptions& o) {
   auto spec = SWORN_TRY(spec::ParseSpec(text, bundle));
   if (!spec.process) return Fail(FieldError("process", "is required to create a container"));
   auto plan = SWORN_TRY(PlanNamespaces(spec.linux));
+  // Compiled here, in the parent: the child only loads bytes.
+  auto seccomp = SWORN_TRY(security::CompileOciSeccomp(spec.linux.seccomp));
+  auto resources = SWORN_TRY(cgroup::ParseResources(spec.linux.resources));
   auto console = SWORN_TRY(ConnectConsole(o.console_socket));
   if (spec.process->terminal && !console && !o.pty_to_parent)
     return Fail(MakeError(Errc::kInvalidArgument, "process.terminal is true: --console-socket is required"));
@@ -113,6 +113,8 @@ Result<Created> Create(const std::string& root, const CreateOptions& o) {
     st.cgroup_dirs.push_back(h.mount + cgroup::ResolvePath(spec.linux.cgroups_path, o.id, h));
   SWORN_TRY(dir.Save(st));
   auto cg = SWORN_TRY(cgroup::Placement::Create(spec.linux.cgroups_path, o.id));
+  // Limits are in place before the init process joins the cgroup.
+  SWORN_TRY(cgroup::Apply(resources, SWORN_TRY(cgroup::ResolveSet(cg.dirs()))));
   auto fifo = SWORN_TRY(MakeFifo(dir));
   auto [parent_sock, child_sock] = SWORN_TRY(process::SyncSocket::Pair());
 
@@ -132,6 +134,7 @@ Result<Created> Create(const std::string& root, const CreateOptions& o) {
   req.joins = std::move(plan.joins);
   req.cgroup_dirs = cg.dirs();
   req.hook_state = HookState(st, state::Status::kCreating);
+  if (!seccomp.empty()) req.filters.push_back(&seccomp);
 
   Spawned child;
   {
@@ -144,7 +147,8 @@ Result<Created> Create(const std::string& root, const CreateOptions& o) {
   ChildGuard guard(child.pid, child.pidfd.get());
   child_sock.Close();
   plan.joins = std::move(req.joins);
-  auto pty = SWORN_TRY(DriveChild(parent_sock, child.pid, spec, cg, child.in_cgroup, st, plan));
+  auto pty = SWORN_TRY(DriveChild(parent_sock, child.pid, spec, cg, child.in_cgroup, st, plan,
+                                  seccomp.notify ? &seccomp : nullptr));
 
   st.pid = child.pid;
   st.pid_start = state::ProcessStartTime(child.pid);

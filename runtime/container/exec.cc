@@ -12,6 +12,7 @@
 #include "core/sys.h"
 #include "process/init.h"
 #include "process/sync.h"
+#include "security/oci_seccomp.h"
 #include "spec/json_field.h"
 
 namespace sworn::container {
@@ -51,12 +52,10 @@ Result<UniqueFd> Connect(const std::string& path) {
   return fd;
 }
 
-// ready, then EOF when execve closed the CLOEXEC socket; kFd first for a pty.
-Result<UniqueFd> AwaitExec(const process::SyncSocket& sync) {
-  UniqueFd pty;
-  auto m = SWORN_TRY(sync.Recv(&pty));
-  if (m.type == process::SyncType::kFd) m = SWORN_TRY(sync.Recv());
-  if (m.type == process::SyncType::kError) return Fail(Error{Errc::kSystem, m.err, m.text});
+// ready, then EOF when execve closed the CLOEXEC socket.
+Result<UniqueFd> AwaitExec(const process::SyncSocket& sync, const security::BpfProgram* notify, pid_t pid,
+                           const std::string& state_json) {
+  auto pty = SWORN_TRY(AwaitReady(sync, notify, pid, state_json));
   auto after = sync.Recv();
   if (after && after->type == process::SyncType::kError) return Fail(Error{Errc::kSystem, after->err, after->text});
   return pty;
@@ -82,6 +81,10 @@ Result<Created> Exec(const std::string& root, const ExecOptions& o) {
   if (!state::ProcessAlive(info.st.pid, info.st.pid_start))
     return Fail(MakeError(Errc::kBadState, "container \"" + o.id + "\" is stopped"));
   int flags = DifferingNamespaces(info.st.pid);
+  // exec'd processes get the container's seccomp profile too, as with runc.
+  const auto* linux = spec::Member(info.st.config, "linux");
+  auto seccomp = SWORN_TRY(security::CompileOciSeccomp(
+      linux && spec::Member(*linux, "seccomp") ? (*linux)["seccomp"] : nlohmann::json()));
   auto console = SWORN_TRY(Connect(o.console_socket));
   auto [parent_sock, child_sock] = SWORN_TRY(process::SyncSocket::Pair());
 
@@ -93,6 +96,7 @@ Result<Created> Exec(const std::string& root, const ExecOptions& o) {
   req.console_fd = console.get();
   req.pty_to_parent = o.pty_to_parent;
   req.preserve_fds = o.preserve_fds;
+  if (!seccomp.empty()) req.filters.push_back(&seccomp);
 
   UniqueFd v2;
   for (const auto& d : info.st.cgroup_dirs)
@@ -114,7 +118,8 @@ Result<Created> Exec(const std::string& root, const ExecOptions& o) {
     SWORN_TRY(WriteFile(d + "/cgroup.procs", std::to_string(child.pid), O_WRONLY));
   }
   SWORN_TRY(parent_sock.Send(process::SyncType::kGo));
-  auto pty = SWORN_TRY(AwaitExec(parent_sock));
+  auto pty = SWORN_TRY(AwaitExec(parent_sock, seccomp.notify ? &seccomp : nullptr, child.pid,
+                                 HookState(info.st, info.status)));
   if (!o.pid_file.empty())
     SWORN_TRY(WithContext(WriteFileAtomic(o.pid_file, std::to_string(child.pid)), "--pid-file"));
   guard.Release();

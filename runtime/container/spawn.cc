@@ -10,6 +10,13 @@
 
 #include "core/sys.h"
 
+#include <sys/socket.h>
+#include <sys/un.h>
+
+#include <cstring>
+
+#include <nlohmann/json.hpp>
+
 namespace sworn::container {
 
 using spec::NsType;
@@ -129,6 +136,58 @@ Result<Spawned> SpawnRaw(int clone_flags, int cgroup_fd) {
   s.pid = SWORN_TRY(Clone3(a));
   if (s.pid > 0) s.pidfd.reset(pidfd);
   return s;
+}
+
+}  // namespace sworn::container
+
+namespace sworn::container {
+namespace {
+
+Result<void> ForwardListener(const security::BpfProgram& p, int listener, pid_t pid, const std::string& state_json) {
+  UniqueFd sock(socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0));
+  sockaddr_un addr{};
+  addr.sun_family = AF_UNIX;
+  if (!sock || p.listener_path.size() >= sizeof(addr.sun_path))
+    return Fail(SysError("linux.seccomp.listenerPath", p.listener_path));
+  p.listener_path.copy(addr.sun_path, p.listener_path.size());
+  if (connect(sock.get(), reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) < 0)
+    return Fail(SysError("linux.seccomp.listenerPath: connect", p.listener_path));
+  nlohmann::json j = {{"ociVersion", "1.2.0"}, {"fds", {"seccompFd"}}, {"pid", pid},
+                      {"metadata", p.listener_metadata}, {"state", nlohmann::json::parse(state_json)}};
+  std::string payload = j.dump();
+  iovec iov{payload.data(), payload.size()};
+  msghdr h{};
+  h.msg_iov = &iov;
+  h.msg_iovlen = 1;
+  alignas(cmsghdr) char cbuf[CMSG_SPACE(sizeof(int))];
+  h.msg_control = cbuf;
+  h.msg_controllen = sizeof(cbuf);
+  cmsghdr* c = CMSG_FIRSTHDR(&h);
+  c->cmsg_level = SOL_SOCKET;
+  c->cmsg_type = SCM_RIGHTS;
+  c->cmsg_len = CMSG_LEN(sizeof(int));
+  std::memcpy(CMSG_DATA(c), &listener, sizeof(int));
+  if (sendmsg(sock.get(), &h, MSG_NOSIGNAL) < 0) return Fail(SysError("sendmsg", p.listener_path));
+  return {};
+}
+
+}  // namespace
+
+Result<UniqueFd> AwaitReady(const process::SyncSocket& sync, const security::BpfProgram* notify, pid_t pid,
+                            const std::string& state_json) {
+  UniqueFd pty;
+  for (;;) {
+    UniqueFd fd;
+    auto m = SWORN_TRY(sync.Recv(&fd));
+    if (m.type == process::SyncType::kError) return Fail(Error{Errc::kSystem, m.err, m.text});
+    if (m.type == process::SyncType::kReady) return pty;
+    if (m.type != process::SyncType::kFd)
+      return Fail(MakeError(Errc::kSystem, "sync protocol: unexpected message " + std::to_string(int(m.type))));
+    if (std::strcmp(m.text, "pty") == 0)
+      pty = std::move(fd);
+    else if (notify)
+      SWORN_TRY(ForwardListener(*notify, fd.get(), pid, state_json));
+  }
 }
 
 }  // namespace sworn::container

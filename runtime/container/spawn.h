@@ -9,6 +9,8 @@
 #include "core/error.h"
 #include "core/fd.h"
 #include "process/init.h"
+#include "process/sync.h"
+#include "security/bpf.h"
 #include "spec/spec.h"
 
 namespace sworn::container {
@@ -66,6 +68,12 @@ class ChildGuard {
 };
 
 Result<void> WriteIdMaps(pid_t pid, const spec::Linux& linux);
+
+// Reads the child's messages up to kReady: a pty master is returned, a
+// seccomp listener is sent on to the profile's listenerPath along with the
+// container state (runc's containerProcessState), an error is returned.
+Result<UniqueFd> AwaitReady(const process::SyncSocket& sync, const security::BpfProgram* notify, pid_t pid,
+                            const std::string& state_json);
 
 Result<Spawned> SpawnRaw(int clone_flags, int cgroup_fd);
 

@@ -26,7 +26,19 @@ Result<void> SetupTerminal(const spec::Process& p, int console_fd, bool to_paren
   return linux_console::BecomeTerminal(pty);
 }
 
-Error ExecProcess(const spec::Process& p, const std::string& path, std::vector<std::string> env, int preserve_fds) {
+Result<void> LoadNotifyFilter(const security::BpfProgram& p, const SyncSocket& sync) {
+  auto listener = SWORN_TRY(security::LoadBpf(p));
+  return sync.Send(SyncType::kFd, 0, "seccomp", listener.get());
+}
+
+static Result<void> LoadFilters(const std::vector<const security::BpfProgram*>& filters) {
+  for (const auto* f : filters)
+    if (f && !f->empty() && !f->notify) SWORN_TRY(security::LoadBpf(*f));
+  return {};
+}
+
+Error ExecProcess(const spec::Process& p, const std::string& path, std::vector<std::string> env, int preserve_fds,
+                  const std::vector<const security::BpfProgram*>& filters) {
   // Nothing of the runtime may reach the container (CVE-2024-21626): every
   // fd past stdio and the preserved ones is closed at exec.
   if (RawCloseRange(3 + preserve_fds, ~0U, CLOSE_RANGE_CLOEXEC) < 0) return SysError("close_range");
@@ -35,9 +47,17 @@ Error ExecProcess(const spec::Process& p, const std::string& path, std::vector<s
   sigset_t none;
   sigemptyset(&none);
   sigprocmask(SIG_SETMASK, &none, nullptr);
-  if (auto r = linux_creds::SwitchUserAndCaps(p.user, p.capabilities); !r) return r.error();
-  if (p.no_new_privileges && prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0) return SysError("prctl PR_SET_NO_NEW_PRIVS");
   linux_creds::AddHome(env, p.user.uid);
+  // Without no_new_privs, loading a filter needs CAP_SYS_ADMIN: load it
+  // while still privileged (the profile must then allow the user switch).
+  // With it, load last, so the profile governs only the user's program.
+  if (!p.no_new_privileges)
+    if (auto r = LoadFilters(filters); !r) return r.error();
+  if (auto r = linux_creds::SwitchUserAndCaps(p.user, p.capabilities); !r) return r.error();
+  if (p.no_new_privileges) {
+    if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0) return SysError("prctl PR_SET_NO_NEW_PRIVS");
+    if (auto r = LoadFilters(filters); !r) return r.error();
+  }
   std::vector<char*> argv, envp;
   auto args = p.args;
   for (auto& a : args) argv.push_back(a.data());

@@ -3,6 +3,7 @@
 
 #include "core/error.h"
 #include "process/sync.h"
+#include "security/bpf.h"
 #include "spec/spec.h"
 
 namespace sworn::process {
@@ -11,8 +12,13 @@ namespace sworn::process {
 Result<void> SetupTerminal(const spec::Process& p, int console_fd, bool to_parent, const SyncSocket& sync,
                            bool mount_console);
 // Closes every fd past the preserved ones, switches user and capabilities,
-// sets no_new_privs and execs `path`. Returns only on failure.
-Error ExecProcess(const spec::Process& p, const std::string& path, std::vector<std::string> env, int preserve_fds);
+// sets no_new_privs, loads the seccomp programs (in order; they stack) and
+// execs `path`. Returns only on failure.
+Error ExecProcess(const spec::Process& p, const std::string& path, std::vector<std::string> env, int preserve_fds,
+                  const std::vector<const security::BpfProgram*>& filters);
+// Loads a filter early (SCMP_ACT_NOTIFY needs the parent to forward the
+// listener fd) and sends the listener over the sync socket.
+Result<void> LoadNotifyFilter(const security::BpfProgram& p, const SyncSocket& sync);
 // Reports err to the parent if it still listens, else to stderr; then _exit.
 [[noreturn]] void ChildFail(const SyncSocket* sync, const Error& err);
 

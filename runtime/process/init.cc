@@ -103,11 +103,14 @@ Result<void> WaitForStart(int fifo_fd) {
     return {};
   };
   if (auto ok = setup(); !ok) ChildFail(r.sync, ok.error());
+  for (const auto* f : r.filters)
+    if (f->notify)
+      if (auto ok = LoadNotifyFilter(*f, *r.sync); !ok) ChildFail(r.sync, ok.error());
   if (!r.sync->Send(SyncType::kReady)) _exit(1);
   if (auto ok = WaitForStart(r.fifo_fd); !ok) ChildFail(nullptr, ok.error());
   if (auto ok = RunHooks(r.spec->hooks.start_container, "startContainer", r.hook_state); !ok)
     ChildFail(nullptr, ok.error());
-  ChildFail(nullptr, ExecProcess(*r.spec->process, path, r.spec->process->env, r.preserve_fds));
+  ChildFail(nullptr, ExecProcess(*r.spec->process, path, r.spec->process->env, r.preserve_fds, r.filters));
 }
 
 [[noreturn]] void ExecInit(ExecRequest& r) {
@@ -125,9 +128,12 @@ Result<void> WaitForStart(int fifo_fd) {
     return {};
   };
   if (auto ok = setup(); !ok) ChildFail(r.sync, ok.error());
+  for (const auto* f : r.filters)
+    if (f->notify)
+      if (auto ok = LoadNotifyFilter(*f, *r.sync); !ok) ChildFail(r.sync, ok.error());
   if (!r.sync->Send(SyncType::kReady)) _exit(1);
   // On success the sync socket closes with exec (CLOEXEC): the parent reads EOF.
-  ChildFail(r.sync, ExecProcess(r.process, path, r.process.env, r.preserve_fds));
+  ChildFail(r.sync, ExecProcess(r.process, path, r.process.env, r.preserve_fds, r.filters));
 }
 
 }  // namespace sworn::process

@@ -8,6 +8,7 @@
 
 #include "core/fd.h"
 #include "process/sync.h"
+#include "security/bpf.h"
 #include "spec/spec.h"
 
 namespace sworn::process {
@@ -33,6 +34,7 @@ struct InitRequest {
   std::vector<JoinNs> joins;         // user first
   std::vector<std::string> cgroup_dirs;
   std::string hook_state;            // state JSON for createContainer/startContainer
+  std::vector<const security::BpfProgram*> filters;  // linux.seccomp, then pledge
 };
 
 [[noreturn]] void ContainerInit(InitRequest& req);
@@ -45,6 +47,7 @@ struct ExecRequest {
   int console_fd = -1;
   bool pty_to_parent = false;
   int preserve_fds = 0;
+  std::vector<const security::BpfProgram*> filters;
 };
 
 [[noreturn]] void ExecInit(ExecRequest& req);

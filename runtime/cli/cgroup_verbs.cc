@@ -1,0 +1,180 @@
+// ps, pause, resume, update, events.
+#include <signal.h>
+#include <unistd.h>
+
+#include <cstdio>
+#include <iostream>
+#include <set>
+#include <thread>
+
+#include "cli/cli.h"
+#include "container/container.h"
+#include "core/sys.h"
+
+namespace sworn::cli {
+namespace {
+
+// Runs the host's ps with args and keeps the header and the container's lines.
+int PsTable(const std::vector<pid_t>& pids, const std::vector<std::string>& ps_args) {
+  std::string cmd = "ps";
+  for (const auto& a : ps_args.empty() ? std::vector<std::string>{"-ef"} : ps_args) {
+    if (a.find('\'') != std::string::npos) return Report("ps: argument with a quote: " + a);
+    cmd += " '" + a + "'";
+  }
+  FILE* f = popen(cmd.c_str(), "r");
+  if (!f) return Report("ps: cannot run " + cmd);
+  std::set<pid_t> want(pids.begin(), pids.end());
+  char line[4096];
+  int pid_col = -1;
+  while (fgets(line, sizeof(line), f)) {
+    std::vector<std::string> cols;
+    for (const auto& c : Split(Trim(line), ' '))
+      if (!c.empty()) cols.push_back(c);
+    if (pid_col < 0) {
+      for (size_t i = 0; i < cols.size(); ++i)
+        if (cols[i] == "PID") pid_col = static_cast<int>(i);
+      std::fputs(line, stdout);
+      if (pid_col < 0) break;
+      continue;
+    }
+    if (static_cast<size_t>(pid_col) < cols.size() && want.count(std::atoi(cols[pid_col].c_str()))) std::fputs(line, stdout);
+  }
+  int rc = pclose(f);
+  if (pid_col < 0) return Report("ps: couldn't find the PID column in the output of " + cmd);
+  return rc == 0 ? 0 : 1;
+}
+
+// "64m", "1g", "1048576" → bytes; "-1" stays -1.
+Result<int64_t> ParseSize(const std::string& s, const char* flag) {
+  if (s == "-1") return -1;
+  char* end = nullptr;
+  double v = std::strtod(s.c_str(), &end);
+  std::string unit = end ? end : "";
+  for (auto& c : unit) c = static_cast<char>(tolower(c));
+  int64_t mult = unit.empty() || unit == "b" ? 1 : unit[0] == 'k' ? 1 << 10 : unit[0] == 'm' ? 1 << 20 : unit[0] == 'g' ? 1 << 30 : 0;
+  if (end == s.c_str() || v < 0 || mult == 0 || unit.size() > 2)
+    return Fail(MakeError(Errc::kInvalidArgument, std::string(flag) + ": invalid size \"" + s + "\""));
+  return static_cast<int64_t>(v * static_cast<double>(mult));
+}
+
+}  // namespace
+
+int Ps(const Globals& g, const std::vector<std::string>& args) {
+  std::string format = "table";
+  po::options_description d("ps options");
+  d.add_options()("format,f", po::value(&format), "table or json");
+  auto p = ParseVerb(d, args);
+  if (p.positional.empty()) return Report("ps: expected <container-id> [ps options]");
+  if (format != "table" && format != "json") return Report("--format: expected table or json, got \"" + format + "\"");
+  auto pids = container::Pids(g.root, p.positional[0]);
+  if (!pids) return Report(pids.error().Message());
+  if (format == "json") {
+    std::cout << nlohmann::json(*pids).dump() << "\n";
+    return 0;
+  }
+  return PsTable(*pids, std::vector<std::string>(p.positional.begin() + 1, p.positional.end()));
+}
+
+int Pause(const Globals& g, const std::vector<std::string>& args) {
+  po::options_description d("pause options");
+  auto p = ParseVerb(d, args);
+  ExpectArgs("pause", p, 1, 1, "<container-id>");
+  auto r = container::Pause(g.root, p.positional[0]);
+  return r ? 0 : Report(r.error().Message());
+}
+
+int Resume(const Globals& g, const std::vector<std::string>& args) {
+  po::options_description d("resume options");
+  auto p = ParseVerb(d, args);
+  ExpectArgs("resume", p, 1, 1, "<container-id>");
+  auto r = container::Resume(g.root, p.positional[0]);
+  return r ? 0 : Report(r.error().Message());
+}
+
+int Update(const Globals& g, const std::vector<std::string>& args) {
+  std::string file, memory, reservation, swap, ktcp, cpus, mems;
+  std::optional<uint64_t> shares, period, rt_period, weight;
+  std::optional<int64_t> quota, rt_runtime, pids;
+  po::options_description d("update options");
+  d.add_options()("resources,r", po::value(&file), "linux.resources JSON file (- for stdin)")(
+      "blkio-weight", po::value<uint64_t>()->notifier([&](uint64_t v) { weight = v; }), "")(
+      "cpu-period", po::value<uint64_t>()->notifier([&](uint64_t v) { period = v; }), "")(
+      "cpu-quota", po::value<int64_t>()->notifier([&](int64_t v) { quota = v; }), "")(
+      "cpu-share", po::value<uint64_t>()->notifier([&](uint64_t v) { shares = v; }), "")(
+      "cpu-rt-period", po::value<uint64_t>()->notifier([&](uint64_t v) { rt_period = v; }), "")(
+      "cpu-rt-runtime", po::value<int64_t>()->notifier([&](int64_t v) { rt_runtime = v; }), "")(
+      "cpuset-cpus", po::value(&cpus), "")("cpuset-mems", po::value(&mems), "")(
+      "memory", po::value(&memory), "")("memory-reservation", po::value(&reservation), "")(
+      "memory-swap", po::value(&swap), "")("kernel-memory", po::value<std::string>(), "ignored (deprecated)")(
+      "kernel-memory-tcp", po::value(&ktcp), "")(
+      "pids-limit", po::value<int64_t>()->notifier([&](int64_t v) { pids = v; }), "");
+  auto p = ParseVerb(d, args);
+  ExpectArgs("update", p, 1, 1, "<container-id>");
+  nlohmann::json r = nlohmann::json::object();
+  if (!file.empty()) {
+    auto text = file == "-" ? Result<std::string>(std::string(std::istreambuf_iterator<char>(std::cin), {})) : ReadFile(file);
+    if (!text) return Report(text.error().Message());
+    r = nlohmann::json::parse(*text, nullptr, false);
+    if (r.is_discarded()) return Report("--resources " + file + ": malformed JSON");
+  }
+  auto size = [&](const std::string& v, const char* flag, const char* sect, const char* key) -> bool {
+    if (v.empty()) return true;
+    auto n = ParseSize(v, flag);
+    if (!n) return Report(n.error().Message()), false;
+    r[sect][key] = *n;
+    return true;
+  };
+  if (!size(memory, "--memory", "memory", "limit") || !size(reservation, "--memory-reservation", "memory", "reservation") ||
+      !size(swap, "--memory-swap", "memory", "swap") || !size(ktcp, "--kernel-memory-tcp", "memory", "kernelTCP"))
+    return 1;
+  if (shares) r["cpu"]["shares"] = *shares;
+  if (period) r["cpu"]["period"] = *period;
+  if (quota) r["cpu"]["quota"] = *quota;
+  if (rt_period) r["cpu"]["realtimePeriod"] = *rt_period;
+  if (rt_runtime) r["cpu"]["realtimeRuntime"] = *rt_runtime;
+  if (!cpus.empty()) r["cpu"]["cpus"] = cpus;
+  if (!mems.empty()) r["cpu"]["mems"] = mems;
+  if (pids) r["pids"]["limit"] = *pids;
+  if (weight) r["blockIO"]["weight"] = *weight;
+  auto res = container::Update(g.root, p.positional[0], r);
+  return res ? 0 : Report(res.error().Message());
+}
+
+int Events(const Globals& g, const std::vector<std::string>& args) {
+  bool stats_once = false;
+  std::string interval = "5s";
+  po::options_description d("events options");
+  d.add_options()("stats", po::bool_switch(&stats_once), "print stats once and exit")(
+      "interval", po::value(&interval), "stats interval (e.g. 5s, 500ms)");
+  auto p = ParseVerb(d, args);
+  ExpectArgs("events", p, 1, 1, "<container-id>");
+  const std::string& id = p.positional[0];
+  double secs = std::strtod(interval.c_str(), nullptr) * (interval.ends_with("ms") ? 0.001 : interval.ends_with("m") ? 60 : 1);
+  if (secs <= 0) return Report("--interval: expected a positive duration, got \"" + interval + "\"");
+  auto emit = [&](const char* type, const nlohmann::json& data) {
+    nlohmann::json e = {{"type", type}, {"id", id}};
+    if (!data.is_null()) e["data"] = data;
+    std::cout << e.dump() << std::endl;
+  };
+  auto first = container::TakeSample(g.root, id);
+  if (!first) return Report(first.error().Message());
+  if (stats_once) {
+    emit("stats", first->stats);
+    return 0;
+  }
+  // OOM kills are polled every 100 ms; stats go out every interval.
+  uint64_t ooms = first->oom_kills;
+  auto next_stats = std::chrono::steady_clock::now();
+  for (;;) {
+    auto s = container::TakeSample(g.root, id);
+    if (!s || s->status == state::Status::kStopped) return 0;
+    for (; ooms < s->oom_kills; ++ooms) emit("oom", nullptr);
+    if (std::chrono::steady_clock::now() >= next_stats) {
+      emit("stats", s->stats);
+      next_stats += std::chrono::milliseconds(static_cast<int64_t>(secs * 1000));
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+}
+
+}  // namespace sworn::cli

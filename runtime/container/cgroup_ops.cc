@@ -1,0 +1,77 @@
+// ps, pause, resume, update, events: the verbs that work on the cgroup.
+#include "cgroup/cgroup.h"
+#include "cgroup/resources.h"
+#include "cgroup/stats.h"
+#include "container/container.h"
+
+namespace sworn::container {
+namespace {
+
+using state::Status;
+
+Result<std::pair<state::ContainerState, cgroup::CgroupSet>> Load(const std::string& root, const std::string& id,
+                                                                 Status* status) {
+  auto dir = SWORN_TRY(state::ContainerDir::Open(root, id));
+  auto st = SWORN_TRY(dir.Load());
+  *status = dir.CurrentStatus(st);
+  auto set = SWORN_TRY(cgroup::ResolveSet(st.cgroup_dirs));
+  return std::pair{std::move(st), std::move(set)};
+}
+
+Error WrongState(const char* verb, const std::string& id, Status s) {
+  return MakeError(Errc::kBadState,
+                   std::string("cannot ") + verb + " container \"" + id + "\": it is " + state::StatusName(s));
+}
+
+}  // namespace
+
+Result<std::vector<pid_t>> Pids(const std::string& root, const std::string& id) {
+  Status s;
+  auto [st, set] = SWORN_TRY(Load(root, id, &s));
+  if (s == Status::kStopped) return std::vector<pid_t>{};
+  return cgroup::Pids(st.cgroup_dirs);
+}
+
+Result<void> Pause(const std::string& root, const std::string& id) {
+  Status s;
+  auto [st, set] = SWORN_TRY(Load(root, id, &s));
+  if (s != Status::kRunning && s != Status::kCreated) return Fail(WrongState("pause", id, s));
+  return cgroup::Freeze(set, true);
+}
+
+Result<void> Resume(const std::string& root, const std::string& id) {
+  Status s;
+  auto [st, set] = SWORN_TRY(Load(root, id, &s));
+  if (s != Status::kPaused) return Fail(WrongState("resume", id, s));
+  return cgroup::Freeze(set, false);
+}
+
+Result<void> Update(const std::string& root, const std::string& id, const nlohmann::json& update) {
+  auto dir = SWORN_TRY(state::ContainerDir::Open(root, id));
+  auto st = SWORN_TRY(dir.Load());
+  Status s = dir.CurrentStatus(st);
+  if (s == Status::kStopped || s == Status::kCreating) return Fail(WrongState("update", id, s));
+  auto res = SWORN_TRY(cgroup::ParseResources(update, "resources"));
+  // memory.swap on v1 is memory+swap: an update of the limit alone must be
+  // checked against the limit already in force, so merge with the stored one.
+  nlohmann::json stored = st.config.value("/linux/resources"_json_pointer, nlohmann::json::object());
+  auto base = SWORN_TRY(cgroup::ParseResources(stored));
+  cgroup::Merge(base, res);
+  if (base.mem_limit && base.mem_swap && *base.mem_swap != -1 && *base.mem_limit != -1 && *base.mem_swap < *base.mem_limit)
+    return Fail(FieldError("resources.memory.swap", "must be at least the memory limit (" +
+                                                        std::to_string(*base.mem_limit) + ")"));
+  if (res.mem_swap && !res.mem_limit) res.mem_limit = base.mem_limit;
+  auto set = SWORN_TRY(cgroup::ResolveSet(st.cgroup_dirs));
+  SWORN_TRY(cgroup::Apply(res, set));
+  stored.merge_patch(update);
+  st.config["linux"]["resources"] = stored;
+  return dir.Save(st);
+}
+
+Result<Sample> TakeSample(const std::string& root, const std::string& id) {
+  Status s;
+  auto [st, set] = SWORN_TRY(Load(root, id, &s));
+  return Sample{cgroup::Stats(set), cgroup::OomKills(set), s};
+}
+
+}  // namespace sworn::container

@@ -1,0 +1,331 @@
+#!/bin/sh
+# guest-cgroup-v2.sh -- runs inside the cgroup-v2 VM (see run-in-vm.sh), under busybox sh.
+#
+# Asserts what a user sees from sworn on a pure cgroup-v2 host: placement of the
+# container in its own cgroup (linux.cgroupsPath, runc-style absolute path), kill --all,
+# delete --force, and linux.resources translated to v2 files (memory, pids, cpu, cpuset,
+# unified). Runs the same cases under runc (and the basic ones under crun) as controls:
+# a control failure means the expectation here is wrong, not sworn.
+#
+# Output: one `PASS <runtime>/<name>` or `FAIL <runtime>/<name>: <detail>` line per check,
+# then `N passed, N failed`; exit status 1 if anything failed.
+#
+# Environment: SWORN_VM_RUNTIMES (default "sworn runc crun", those present),
+# SWORN_VM_ROOTFS (default /opt/sworn-test/rootfs), SWORN_VM_VERBOSE=1 shows outputs.
+
+ROOTFS=${SWORN_VM_ROOTFS:-/opt/sworn-test/rootfs}
+CG=/sys/fs/cgroup
+WORK=/tmp/cgv2
+PREFIX=/sworn-vm
+RUNTIMES=${SWORN_VM_RUNTIMES:-sworn runc crun}
+mkdir -p "$WORK"
+
+passed=0
+failed=0
+pass() { echo "PASS $RT/$1${2:+ ($2)}"; passed=$((passed + 1)); }
+fail() { echo "FAIL $RT/$1: $2"; failed=$((failed + 1)); }
+info() { echo "INFO $RT/$1"; }
+verbose() { [ -n "${SWORN_VM_VERBOSE:-}" ] && sed "s/^/    | /" "$1"; return 0; }
+# check NAME GOT WANT
+check() {
+    if [ "$2" = "$3" ]; then pass "$1"; else fail "$1" "got '$2', want '$3'"; fi
+}
+one_line() { tr '\n' ' ' < "$1" | sed 's/ *$//' | cut -c1-400; }
+
+# rt ARGS... -- the runtime under test with its own state root.
+rt() {
+    case $RT in
+        sworn) sworn --root /run/sworn "$@" ;;
+        runc) runc --root /run/runc-vm "$@" ;;
+        crun) crun --root /run/crun-vm "$@" ;;
+    esac
+}
+
+# Polls `"$@"` every 0.1 s for up to $1 seconds (TCG is slow: be generous).
+wait_for() {
+    _t=$(($1 * 10)); shift
+    while ! "$@"; do
+        _t=$((_t - 1))
+        [ $_t -gt 0 ] || return 1
+        sleep 0.1
+    done
+}
+has_procs() { [ -s "$1/cgroup.procs" ]; }
+no_procs() { [ ! -s "$1/cgroup.procs" ]; }
+gone() { [ ! -e "$1" ]; }
+exists() { [ -e "$1" ]; }
+readf() { if [ -r "$1" ]; then tr '\n' ' ' < "$1" | sed 's/ *$//'; else echo "<no ${1##*/}>"; fi; }
+
+# bundle NAME ARGS_JSON [RESOURCES_JSON] [PIDNS=1]: writes $WORK/$RT-NAME/config.json,
+# sets ID, B (bundle dir), CGP (cgroupsPath), CGD (its directory) and SYNC (a host
+# directory bind-mounted at /x in the container).
+bundle() {
+    ID=$RT-$1
+    B=$WORK/$ID
+    CGP=$PREFIX/$ID
+    CGD=$CG$CGP
+    SYNC=$B/sync
+    rm -rf "$B"
+    mkdir -p "$SYNC"
+    pidns='{"type": "pid"},'
+    [ "${4:-1}" = 1 ] || pidns=
+    res=${3:-}
+    [ -n "$res" ] && res="\"resources\": $res,"
+    cat > "$B/config.json" <<EOF
+{
+  "ociVersion": "1.0.2",
+  "process": {
+    "terminal": false,
+    "user": {"uid": 0, "gid": 0},
+    "args": $2,
+    "env": ["PATH=/bin:/sbin:/usr/bin", "HOME=/root"],
+    "cwd": "/"
+  },
+  "root": {"path": "$ROOTFS", "readonly": false},
+  "hostname": "cgv2",
+  "mounts": [
+    {"destination": "/proc", "type": "proc", "source": "proc"},
+    {"destination": "/dev", "type": "tmpfs", "source": "tmpfs", "options": ["nosuid", "strictatime", "mode=755", "size=65536k"]},
+    {"destination": "/x", "type": "bind", "source": "$SYNC", "options": ["rbind", "rw"]}
+  ],
+  "linux": {
+    $res
+    "cgroupsPath": "$CGP",
+    "namespaces": [$pidns {"type": "ipc"}, {"type": "uts"}, {"type": "mount"}]
+  }
+}
+EOF
+    mkdir -p "$ROOTFS/x"
+}
+
+# Container command prefix: wait until the host side touches /x/go.
+WAIT_GO='while [ ! -e /x/go ]; do sleep 0.1; done; '
+
+# start_bg: `run` the bundle in the background; OUT gets its output, RUNPID its pid.
+start_bg() {
+    OUT=$B/out
+    rt run --bundle "$B" "$ID" > "$OUT" 2>&1 < /dev/null &
+    RUNPID=$!
+}
+# finish_bg: wait for the background run; RC is its exit status.
+finish_bg() {
+    wait "$RUNPID"
+    RC=$?
+    verbose "$OUT"
+}
+cleanup() {
+    rt delete --force "$ID" > /dev/null 2>&1
+    [ -d "$CGD" ] && rmdir "$CGD" 2> /dev/null
+    return 0
+}
+
+# ---------------------------------------------------------------- basic placement
+
+t_placement() {
+    bundle placement '["cat", "/proc/self/cgroup"]'
+    out=$WORK/$ID.out
+    rt run --bundle "$B" "$ID" > "$out" 2>&1 < /dev/null
+    rc=$?
+    verbose "$out"
+    if [ $rc -ne 0 ]; then
+        fail placement_run "run exited $rc: $(one_line "$out")"
+        cleanup
+        return
+    fi
+    # Pure v2: exactly one line, 0::<cgroupsPath>.
+    check placement_proc_self_cgroup "$(one_line "$out")" "0::$CGP"
+    if wait_for 10 gone "$CGD"; then pass run_removes_cgroup; else fail run_removes_cgroup "$CGD still exists after run returned"; fi
+    cleanup
+}
+
+t_exit_code() {
+    bundle exitcode '["sh", "-c", "exit 7"]'
+    rt run --bundle "$B" "$ID" > "$WORK/$ID.out" 2>&1 < /dev/null
+    check run_exit_code "$?" 7
+    cleanup
+}
+
+# The init's pid seen from the host (the VM) is in the cgroup directory named by cgroupsPath.
+t_host_view() {
+    bundle hostview '["sh", "-c", "sleep 1000 & sleep 1000 & exec sleep 1000"]'
+    if ! rt create --bundle "$B" "$ID" > "$WORK/$ID.create" 2>&1 < /dev/null; then
+        fail create "$(one_line "$WORK/$ID.create")"
+        cleanup
+        return
+    fi
+    pid=$(rt state "$ID" 2> /dev/null | sed -n 's/.*"pid": *\([0-9]*\).*/\1/p' | head -n 1)
+    if [ -z "$pid" ]; then
+        fail state_pid "no pid in state: $(rt state "$ID" 2>&1 | one_line /dev/stdin)"
+        cleanup
+        return
+    fi
+    check created_proc_cgroup "$(one_line "/proc/$pid/cgroup")" "0::$CGP"
+    if grep -qx "$pid" "$CGD/cgroup.procs" 2> /dev/null; then pass created_in_cgroup_procs; else
+        fail created_in_cgroup_procs "pid $pid not in $CGD/cgroup.procs: $(readf "$CGD/cgroup.procs")"; fi
+    if ! rt start "$ID" > "$WORK/$ID.start" 2>&1; then
+        fail start "$(one_line "$WORK/$ID.start")"
+        cleanup
+        return
+    fi
+    wait_for 30 sh -c "[ \$(wc -l < $CGD/cgroup.procs) -ge 3 ]"
+    n=$(wc -l < "$CGD/cgroup.procs" 2> /dev/null)
+    check started_children_in_cgroup "$n" 3
+    # delete --force removes every process and the cgroup directory.
+    rt delete --force "$ID" > "$WORK/$ID.delete" 2>&1
+    rc=$?
+    if [ $rc -ne 0 ]; then fail delete_force "exit $rc: $(one_line "$WORK/$ID.delete")"; fi
+    if wait_for 10 gone "$CGD"; then pass delete_force_removes_cgroup; else
+        fail delete_force_removes_cgroup "$CGD still exists, procs: $(readf "$CGD/cgroup.procs")"; fi
+    if [ -d "/proc/$pid" ] && ! grep -q '^State:.*Z' "/proc/$pid/status" 2> /dev/null; then
+        fail delete_force_kills "init $pid still alive"
+    else
+        pass delete_force_kills
+    fi
+    cleanup
+}
+
+# kill --all reaches every process. No pid namespace here, so the children do not die
+# with the init: a plain kill of the init would leave the two sleeps in the cgroup.
+t_kill_all() {
+    bundle killall '["sh", "-c", "sleep 1001 & sleep 1002 & wait"]' '' 0
+    if ! rt create --bundle "$B" "$ID" > "$WORK/$ID.create" 2>&1 < /dev/null ||
+        ! rt start "$ID" > "$WORK/$ID.start" 2>&1; then
+        fail kill_all_setup "$(cat "$WORK/$ID.create" "$WORK/$ID.start" 2> /dev/null | one_line /dev/stdin)"
+        cleanup
+        return
+    fi
+    wait_for 30 sh -c "[ \$(wc -l < $CGD/cgroup.procs) -ge 3 ]"
+    before=$(wc -l < "$CGD/cgroup.procs")
+    if ! rt kill --all "$ID" TERM > "$WORK/$ID.kill" 2>&1; then
+        fail kill_all "kill --all exited non-zero: $(one_line "$WORK/$ID.kill")"
+    elif wait_for 15 no_procs "$CGD"; then
+        pass kill_all "$before processes gone"
+    else
+        fail kill_all "$before processes before, left after kill --all TERM: $(readf "$CGD/cgroup.procs")"
+    fi
+    rt delete "$ID" > "$WORK/$ID.delete" 2>&1 || rt delete --force "$ID" > /dev/null 2>&1
+    if wait_for 10 gone "$CGD"; then pass delete_removes_cgroup; else fail delete_removes_cgroup "$CGD still exists"; fi
+    cleanup
+}
+
+# ---------------------------------------------------------------- linux.resources on v2
+
+# memory.limit 64M, swap (memory+swap) 64M: memory.max 67108864, memory.swap.max 0,
+# and a 100 MB allocation (busybox dd with a 100 MB buffer: anonymous memory) is
+# OOM-killed. memory.events is read in the parent cgroup, where the counts are
+# hierarchical, because `run` removes the container's own cgroup when it returns.
+t_memory() {
+    bundle memory "[\"sh\", \"-c\", \"${WAIT_GO}exec dd if=/dev/zero of=/dev/null bs=100M count=1\"]" \
+        '{"memory": {"limit": 67108864, "swap": 67108864}}'
+    parent=${CGD%/*}
+    ev0=$(sed -n 's/^oom_kill //p' "$parent/memory.events" 2> /dev/null)
+    start_bg
+    if ! wait_for 60 has_procs "$CGD"; then
+        touch "$SYNC/go"
+        finish_bg
+        fail memory_setup "container did not start (run exit $RC): $(one_line "$OUT")"
+        cleanup
+        return
+    fi
+    check memory_max "$(readf "$CGD/memory.max")" 67108864
+    check memory_swap_max "$(readf "$CGD/memory.swap.max")" 0
+    touch "$SYNC/go"
+    finish_bg
+    ev1=$(sed -n 's/^oom_kill //p' "$parent/memory.events" 2> /dev/null)
+    check memory_oom_exit "$RC" 137
+    check memory_events_oom_kill "$((${ev1:-0} - ${ev0:-0}))" 1
+    cleanup
+}
+
+# pids.limit 10: pids.max 10 and a fork loop of 30 stops at 10 tasks.
+t_pids() {
+    bundle pids "[\"sh\", \"-c\", \"${WAIT_GO}i=0; while [ \$i -lt 30 ]; do sleep 1000 & i=\$((i+1)); done; echo forked; wait\"]" \
+        '{"pids": {"limit": 10}}'
+    start_bg
+    if ! wait_for 60 has_procs "$CGD"; then
+        touch "$SYNC/go"; rt kill "$ID" KILL > /dev/null 2>&1; finish_bg
+        fail pids_setup "container did not start (run exit $RC): $(one_line "$OUT")"
+        cleanup
+        return
+    fi
+    check pids_max "$(readf "$CGD/pids.max")" 10
+    touch "$SYNC/go"
+    wait_for 60 grep -q forked "$OUT"
+    n=$(wc -l < "$CGD/cgroup.procs")
+    if [ "$n" -le 10 ] && grep -q "can't fork\|Resource temporarily unavailable" "$OUT"; then
+        pass pids_fork_limited "$n tasks, fork failed"
+    else
+        fail pids_fork_limited "$n tasks in the cgroup (limit 10), pids.events: $(readf "$CGD/pids.events")"
+    fi
+    rt kill "$ID" KILL > /dev/null 2>&1
+    finish_bg
+    cleanup
+}
+
+# create (no start) a container with RESOURCES and leave ID/CGD set; 0 on success.
+created_with() {
+    bundle "$1" '["sleep", "1000"]' "$2"
+    if rt create --bundle "$B" "$ID" > "$WORK/$ID.create" 2>&1 < /dev/null; then return 0; fi
+    fail "$1" "create failed: $(one_line "$WORK/$ID.create")"
+    cleanup
+    return 1
+}
+
+# cpu.shares 1024 -> cpu.weight. runc's libcontainer (and opencontainers/cgroups before
+# runc PR #4785) converts with y = 1 + ((shares - 2) * 9999) / 262142, so 1024 -> 39;
+# crun 1.8 uses the same formula (Debian 12's runc 1.1.5 and crun 1.8.1, the controls
+# here, both write 39). Newer runc/crun (runc PR #4785, crun issue #1721) switched to a
+# quadratic fit in log2 space that maps 1024 -> 100 (the v2 default), so both are
+# accepted and the PASS line names which one the runtime uses.
+t_cpu() {
+    created_with cpu '{"cpu": {"shares": 1024, "quota": 50000, "period": 100000}}' || return
+    w=$(readf "$CGD/cpu.weight")
+    case $w in
+        39) pass cpu_weight "39: runc 1.1 linear conversion" ;;
+        100) pass cpu_weight "100: runc PR 4785 log-quadratic conversion" ;;
+        *) fail cpu_weight "got '$w', want 39 (runc/crun linear) or 100 (newer quadratic)" ;;
+    esac
+    check cpu_max "$(readf "$CGD/cpu.max")" "50000 100000"
+    cleanup
+}
+
+t_cpuset() {
+    created_with cpuset '{"cpu": {"cpus": "0", "mems": "0"}}' || return
+    check cpuset_cpus "$(readf "$CGD/cpuset.cpus")" 0
+    check cpuset_mems "$(readf "$CGD/cpuset.mems")" 0
+    cleanup
+}
+
+t_unified() {
+    created_with unified '{"unified": {"pids.max": "7"}}' || return
+    check unified_pids_max "$(readf "$CGD/pids.max")" 7
+    cleanup
+}
+
+# ---------------------------------------------------------------- main
+
+echo "guest: $(uname -r), controllers: $(cat $CG/cgroup.subtree_control)"
+[ "$(cat /proc/self/cgroup)" = "0::/" ] || echo "guest: warning: not in the root cgroup: $(cat /proc/self/cgroup)"
+if [ -r /sys/kernel/security/lsm ]; then echo "guest: lsm $(cat /sys/kernel/security/lsm)"; fi
+
+for RT in $RUNTIMES; do
+    command -v "$RT" > /dev/null 2>&1 || { echo "SKIP $RT: not in the image"; continue; }
+    t0=$(cut -d' ' -f1 /proc/uptime)
+    t_placement
+    t_exit_code
+    t_host_view
+    t_kill_all
+    if [ "$RT" != crun ]; then
+        t_memory
+        t_pids
+        t_cpu
+        t_cpuset
+        t_unified
+    fi
+    t1=$(cut -d' ' -f1 /proc/uptime)
+    echo "TIME $RT $(echo "$t0 $t1" | awk '{printf "%.1f", $2-$1}')s"
+done
+rmdir "$CG$PREFIX" 2> /dev/null
+
+echo "$passed passed, $failed failed"
+[ "$failed" -eq 0 ]
