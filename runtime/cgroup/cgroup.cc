@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <optional>
 #include <thread>
 
 #include "core/sys.h"
@@ -63,6 +64,9 @@ void EnableControllers(const std::string& parent) {
 }  // namespace
 
 Result<std::vector<Hierarchy>> Discover() {
+  // Mounts do not change under a running command; read them once.
+  static std::optional<std::vector<Hierarchy>> cache;
+  if (cache) return *cache;
   std::vector<Hierarchy> out;
   auto text = SWORN_TRY(ReadFile("/proc/self/mountinfo"));
   auto own = OwnCgroups();
@@ -93,6 +97,7 @@ Result<std::vector<Hierarchy>> Discover() {
     }
     out.push_back(std::move(h));
   }
+  cache = out;
   return out;
 }
 

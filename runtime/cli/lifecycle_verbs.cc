@@ -62,11 +62,14 @@ int Run(const Globals& g, const std::vector<std::string>& args) {
     (void)container::Delete(g.root, o.id, true);
     return Report(s.error().Message());
   }
+  log::Debug("run: started");
   if (detach) return 0;
   auto code = container::WaitForward(*c);
+  log::Debug("run: container exited");
   if (!keep) {
     if (auto del = container::Delete(g.root, o.id, true); !del) log::Warn(del.error().Message());
   }
+  log::Debug("run: deleted");
   if (!code) return Report(code.error().Message());
   return *code;
 }

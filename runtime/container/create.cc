@@ -13,6 +13,7 @@
 #include "cgroup/resources.h"
 #include "container/container.h"
 #include "container/spawn.h"
+#include "core/log.h"
 #include "core/sys.h"
 #include "process/hooks.h"
 #include "process/init.h"
@@ -64,6 +65,7 @@ Result<UniqueFd> DriveChild(const process::SyncSocket& sync, pid_t pid, const sp
                             const NsPlan& plan, const security::BpfProgram* notify) {
   if (plan.write_maps) SWORN_TRY(WriteIdMaps(pid, spec.linux));
   SWORN_TRY(cg.Attach(pid, in_cgroup));
+  log::Debug("create: init attached to its cgroups");
   SWORN_TRY(sync.Send(process::SyncType::kGo));
   SWORN_TRY(sync.Expect(process::SyncType::kRunHooks));
   st.pid = pid;
@@ -98,15 +100,22 @@ Result<Created> Create(const std::string& root, const CreateOptions& o) {
   if (!spec.process) return Fail(FieldError("process", "is required to create a container"));
   auto plan = SWORN_TRY(PlanNamespaces(spec.linux));
   // Compiled here, in the parent: the child only loads bytes.
+  log::Debug("create: start");
   auto seccomp = SWORN_TRY(security::CompileOciSeccomp(spec.linux.seccomp));
   auto resources = SWORN_TRY(cgroup::ParseResources(spec.linux.resources));
+  // Device rules always apply, as in runc: without them a container with
+  // CAP_MKNOD could open the host's disks. linux.devices are allowed too.
+  resources.has_devices = true;
+  for (const auto& d : spec.linux.devices)
+    if (d.type != 'p') resources.devices.push_back({true, d.type == 'u' ? 'c' : d.type, d.major, d.minor, "rwm"});
   auto console = SWORN_TRY(ConnectConsole(o.console_socket));
   if (spec.process->terminal && !console && !o.pty_to_parent)
     return Fail(MakeError(Errc::kInvalidArgument, "process.terminal is true: --console-socket is required"));
 
+  log::Debug("create: config parsed");
   auto dir = SWORN_TRY(state::ContainerDir::Create(root, o.id));
   DirCleanup dir_cleanup{&dir};
-  auto st = InitialState(o, bundle, spec, nlohmann::json::parse(text));
+  auto st = InitialState(o, bundle, spec, spec.raw);
   // Saved before any cgroup exists, so a create killed at any later point
   // leaves a state that `delete --force` can clean up.
   for (const auto& h : SWORN_TRY(cgroup::Discover()))
@@ -115,6 +124,7 @@ Result<Created> Create(const std::string& root, const CreateOptions& o) {
   auto cg = SWORN_TRY(cgroup::Placement::Create(spec.linux.cgroups_path, o.id));
   // Limits are in place before the init process joins the cgroup.
   SWORN_TRY(cgroup::Apply(resources, SWORN_TRY(cgroup::ResolveSet(cg.dirs()))));
+  log::Debug("create: cgroups ready");
   auto fifo = SWORN_TRY(MakeFifo(dir));
   auto [parent_sock, child_sock] = SWORN_TRY(process::SyncSocket::Pair());
 
@@ -146,10 +156,12 @@ Result<Created> Create(const std::string& root, const CreateOptions& o) {
   }
   ChildGuard guard(child.pid, child.pidfd.get());
   child_sock.Close();
+  log::Debug("create: cloned init " + std::to_string(child.pid));
   plan.joins = std::move(req.joins);
   auto pty = SWORN_TRY(DriveChild(parent_sock, child.pid, spec, cg, child.in_cgroup, st, plan,
                                   seccomp.notify ? &seccomp : nullptr));
 
+  log::Debug("create: init ready");
   st.pid = child.pid;
   st.pid_start = state::ProcessStartTime(child.pid);
   SWORN_TRY(dir.Save(st));

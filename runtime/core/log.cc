@@ -3,6 +3,8 @@
 #include <fcntl.h>
 #include <unistd.h>
 
+#include <chrono>
+
 #include <nlohmann/json.hpp>
 
 #include "core/sys.h"
@@ -47,6 +49,13 @@ void Write(Level level, std::string_view msg) {
   Sink& s = TheSink();
   if (level == Level::kDebug && !s.debug) return;
   std::string line;
+  if (level == Level::kDebug) {
+    // Debug lines carry the time since start: where a run spends its time.
+    static const auto start = std::chrono::steady_clock::now();
+    auto us = std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::steady_clock::now() - start).count();
+    std::string m = "[" + std::to_string(us / 1000) + "." + std::to_string(us % 1000 / 100) + "ms] " + std::string(msg);
+    return Write(Level::kInfo, m);
+  }
   if (s.json) {
     line = nlohmann::json{{"level", LevelName(level)}, {"msg", msg}, {"time", NowRfc3339()}}.dump() + "\n";
   } else if (s.fd == 2) {

@@ -9,6 +9,7 @@
 
 #include <linux/keyctl.h>
 
+#include "core/log.h"
 #include "core/sys.h"
 #include "linux/creds.h"
 #include "linux/rootfs.h"
@@ -45,15 +46,18 @@ Result<void> BuildRootfs(InitRequest& r) {
   ctx.in_userns = r.userns;
   ctx.cgroupns = r.unshare_cgroupns || r.spec->linux.Find(spec::NsType::kCgroup);
   ctx.cgroup_dirs = r.cgroup_dirs;
+  log::Debug("init: namespaces entered");
   SWORN_TRY(linux_fs::PrepareRootfs(ctx));
   SWORN_TRY(linux_fs::MountAll(ctx));
   SWORN_TRY(linux_fs::CreateDevices(ctx));
   // prestart and createRuntime run in the runtime's namespaces, by the
   // parent, once ours exist; createContainer runs here, before pivot_root.
+  log::Debug("init: mounts done");
   SWORN_TRY(r.sync->Send(SyncType::kRunHooks));
   SWORN_TRY(r.sync->Expect(SyncType::kHooksDone));
   SWORN_TRY(RunHooks(r.spec->hooks.create_container, "createContainer", r.hook_state));
   SWORN_TRY(linux_fs::EnterRootfs(ctx, r.no_pivot));
+  log::Debug("init: pivoted");
   return linux_fs::FinalizeRootfs(*r.spec, r.userns);
 }
 

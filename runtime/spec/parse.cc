@@ -326,6 +326,7 @@ Result<Spec> ParseSpec(std::string_view text, const std::string& bundle) {
   s.linux = SWORN_TRY(ParseLinux(j));
   s.hooks = SWORN_TRY(ParseHooks(j));
   s.annotations = SWORN_TRY(ParseAnnotations(j));
+  s.raw = std::move(j);
   bool uts = s.linux.Find(NsType::kUts) != nullptr;
   if (!uts && !s.hostname.empty()) return Fail(FieldError("hostname", "setting it needs a uts namespace"));
   if (!uts && !s.domainname.empty()) return Fail(FieldError("domainname", "setting it needs a uts namespace"));

@@ -118,6 +118,7 @@ struct Spec {
   Linux linux;
   Hooks hooks;
   std::map<std::string, std::string> annotations;
+  nlohmann::json raw;  // the document as parsed, kept in the container's state
 };
 
 // Parses config.json text. `bundle` (absolute) resolves a relative root.path.

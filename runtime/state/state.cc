@@ -131,10 +131,13 @@ Status ContainerDir::CurrentStatus(const ContainerState& s) const {
   if (access(FifoPath().c_str(), F_OK) == 0) return Status::kCreated;
   for (const auto& dir : s.cgroup_dirs) {
     // cgroup v2 reports frozen in cgroup.events, v1 in freezer.state.
-    auto events = ReadFile(dir + "/cgroup.events");
-    if (events && events->find("frozen 1") != std::string::npos) return Status::kPaused;
-    auto fz = ReadFile(dir + "/freezer.state");
-    if (fz && Trim(*fz) == "FROZEN") return Status::kPaused;
+    if (dir.find("/freezer") != std::string::npos) {
+      auto fz = ReadFile(dir + "/freezer.state");
+      if (fz && Trim(*fz) == "FROZEN") return Status::kPaused;
+    } else if (access((dir + "/cgroup.freeze").c_str(), F_OK) == 0) {
+      auto events = ReadFile(dir + "/cgroup.events");
+      if (events && events->find("frozen 1") != std::string::npos) return Status::kPaused;
+    }
   }
   return Status::kRunning;
 }

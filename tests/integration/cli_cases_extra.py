@@ -20,8 +20,6 @@ def case_exec_caps_and_no_new_privs(t):
     eff = int(view["status"].get("CapEff", "0"), 16)
     t.expect(eff & (1 << 21), f"--cap CAP_SYS_ADMIN: CapEff {view['status'].get('CapEff')} lacks bit 21")
     t.expect(view["status"].get("NoNewPrivs") == "1", f"--no-new-privs: NoNewPrivs {view['status'].get('NoNewPrivs')}")
-    res = t.rt("exec", "--cap", "CAP_NOT_A_CAP", cid, "/bin/true")
-    t.expect(res.rc not in (0, None), f"exec --cap CAP_NOT_A_CAP: {res.describe()}")
 
 
 def case_exec_preserve_fds(t):
@@ -43,18 +41,19 @@ def case_exec_into_time_and_cgroup_ns(t):
     cfg["linux"]["timeOffsets"] = {"boottime": {"secs": boot, "nanosecs": 0}}
     cid, _ = t.started(cfg)
     init = t.pid(cid)
-    res = t.rt("exec", cid, "/bin/sh", "-c", "cat /proc/uptime; cat /proc/self/cgroup")
+    res = t.rt("exec", cid, "/bin/sh", "-c", "readlink /proc/self/ns/time /proc/self/ns/cgroup; "
+                                             "cat /proc/uptime; cat /proc/self/cgroup")
     t.require(res.rc == 0, f"exec: {res.describe()}")
     lines = res.out.split("\n")
+    for ns, got in zip(("time", "cgroup"), lines[:2]):
+        t.expect(got == itlib.ns_link(init, ns), f"exec'd {ns} ns {got} != init's {itlib.ns_link(init, ns)}")
+    lines = lines[2:]
     host_up = float(Path("/proc/uptime").read_text().split()[0])
     inside = float(lines[0].split()[0])
     t.expect(abs(inside - host_up - boot) < 10, f"exec'd process sees uptime {inside:.0f}, host {host_up:.0f}: "
                                                 f"not in the container's time namespace")
     cg = [l for l in lines[1:] if l]
     t.expect(cg and all(l.split(":", 2)[2] == "/" for l in cg), f"exec'd /proc/self/cgroup: {cg}")
-    for ns in ("time", "cgroup"):
-        got = res and itlib.ns_link(init, ns)
-        t.expect(got, f"init has no {ns} ns link")
 
 
 def case_run_terminal_foreground(t):
@@ -163,4 +162,125 @@ def case_start_after_init_died(t):
     t.expect(res.rc not in (0, None), f"start after the init was killed: {res.describe()}")
     t.expect(t.rt.wait_status(cid, "stopped", 2) == "stopped", "status after the init died")
     t.ok(t.rt("delete", cid), "delete of the stopped container")
+    t.expect(not itlib.cgroup_dirs(t.cgroup_path(cid)), "cgroup left after delete")
+
+
+def case_hooks_timeout_with_large_state(t):
+    """The hook timeout holds even when the state JSON (large annotations) fills
+    the pipe and the hook never reads its stdin."""
+    cfg = t.sleeper()
+    cfg["annotations"] = {"big": "x" * 300000}
+    cfg["hooks"] = {"prestart": [{"path": "/bin/sh", "args": ["sh", "-c", "exec sleep 6"], "timeout": 1}]}
+    cid, bundle = t.bundle(cfg)
+    start = time.monotonic()
+    res = t.rt("create", "--bundle", str(bundle), cid)
+    took = time.monotonic() - start
+    t.expect(res.rc not in (0, None), f"create with a prestart hook that outlives its 1s timeout: {res.describe()}")
+    t.expect(took < 4.5, f"create took {took:.1f}s with a 1s hook timeout")
+    t.expect(not (t.rt.root / cid).exists(), "state dir left behind")
+
+
+def case_list_and_state_not_blocked_by_create(t):
+    """While one container's create runs a slow hook, `list` and `state` answer at once."""
+    cfg = t.sleeper()
+    cfg["hooks"] = {"prestart": [{"path": "/bin/sh", "args": ["sh", "-c", "exec sleep 4"]}]}
+    other, _ = t.create(t.sleeper())
+    cid, bundle = t.bundle(cfg)
+    proc = spawn(runtime_argv(t, "create", "--bundle", str(bundle), cid))
+    t.on_cleanup(lambda: proc.poll() is None and (itlib.harness.kill_group(proc.pid), proc.wait()))
+    wait_until(lambda: (t.rt.root / cid).exists(), 3)
+    time.sleep(0.5)
+    for args in (["list", "-q"], ["state", other], ["state", cid]):
+        start = time.monotonic()
+        res = t.rt(*args)
+        took = time.monotonic() - start
+        t.expect(took < 1.5, f"`{' '.join(args)}` took {took:.1f}s while {cid}'s create ran a hook ({res.describe()})")
+    rc, out = finish(proc)
+    t.expect(rc == 0, f"create with a 4s prestart hook: rc {rc} {out[-200:]!r}")
+
+
+def case_hook_can_query_state(t):
+    """A createRuntime hook that runs `sworn state <id>` (as CNI-style tools do) must not deadlock the create."""
+    logf = Path(t.ws.base) / f"{t.name}.state"
+    cid, bundle = t.bundle(t.sleeper())
+    cfg = json.loads((bundle / "config.json").read_text())
+    cmd = " ".join(runtime_argv(t, "state", cid))
+    cfg["hooks"] = {"createRuntime": [{"path": "/bin/sh", "args": ["sh", "-c", f"{cmd} > {logf}; true"],
+                                       "timeout": 5}]}
+    (bundle / "config.json").write_text(json.dumps(cfg))
+    start = time.monotonic()
+    res = t.rt("create", "--bundle", str(bundle), cid)
+    took = time.monotonic() - start
+    t.expect(res.rc == 0 and took < 3, f"create whose hook runs `state`: {res.describe()} after {took:.1f}s")
+    # runc 1.1 answers "does not exist" at this point; a state that is printed must be right
+    text = logf.read_text() if logf.exists() else ""
+    if text.strip():
+        try:
+            st = json.loads(text)
+            t.expect(st.get("status") == "creating" and st.get("id") == cid, f"state seen from the hook: {st}")
+        except ValueError:
+            t.fail(f"`state` from inside the hook printed {text[:200]!r}")
+
+
+def case_exec_stdin_and_signal_exit(t):
+    cid, _ = t.started(t.sleeper())
+    res = t.rt("exec", cid, "/bin/cat", stdin=b"via exec stdin\n")
+    t.expect(res.rc == 0 and res.out == "via exec stdin\n", f"exec cat: {res.describe()} {res.out!r}")
+    res = t.rt("exec", cid, "/bin/sh", "-c", "kill -9 $$")
+    t.expect(res.rc == 137, f"exec'd process killed by SIGKILL: {res.describe()}, want 137")
+
+
+def case_exec_in_user_namespace(t):
+    from cli_cases_more import chown_tree
+    cfg = t.sleeper()
+    cfg["linux"]["namespaces"].append({"type": "user"})
+    cfg["linux"]["uidMappings"] = [{"containerID": 0, "hostID": 100000, "size": 65536}]
+    cfg["linux"]["gidMappings"] = [{"containerID": 0, "hostID": 100000, "size": 65536}]
+    cfg["mounts"] = [m for m in cfg["mounts"] if m["type"] != "cgroup"]
+    for m in cfg["mounts"]:
+        if m["destination"] == "/sys":
+            m.update(type="none", source="/sys", options=["rbind", "nosuid", "noexec", "nodev", "ro"])
+    cid, bundle = t.bundle(cfg)
+    chown_tree(bundle / "rootfs", 100000)
+    for d in (t.ws.base, bundle.parent, bundle):
+        os.chmod(d, 0o711)
+    t.ok(t.rt("create", "--bundle", str(bundle), cid), "create")
+    t.ok(t.rt("start", cid), "start")
+    res = t.rt("exec", cid, "/bin/cat", "/proc/self/uid_map")
+    t.expect(res.rc == 0 and res.out.split() == ["0", "100000", "65536"], f"exec uid_map: {res.describe()} {res.out!r}")
+    pid_file = bundle / "u.pid"
+    t.ok(t.rt("exec", "--detach", "--user", "1000:1000", "--pid-file", str(pid_file), cid,
+              "/bin/sworn-probe", "sleep", "30"), "exec --user 1000:1000 -d")
+    pid = int(pid_file.read_text())
+    status = Path(f"/proc/{pid}/status").read_text()
+    uid_line = next(l for l in status.splitlines() if l.startswith("Uid:"))
+    t.expect(uid_line.split()[1:] == ["101000"] * 4, f"exec'd user 1000 is host {uid_line}, want 101000")
+    t.expect(itlib.ns_link(pid, "user") == itlib.ns_link(t.pid(cid), "user"), "exec not in the container's userns")
+
+
+def case_run_detach(t):
+    cid, bundle = t.bundle(t.sleeper())
+    start = time.monotonic()
+    res = t.rt("run", "--detach", "--bundle", str(bundle), cid)
+    took = time.monotonic() - start
+    t.expect(res.rc == 0 and took < 5, f"run --detach: {res.describe()} after {took:.1f}s")
+    st = t.state(cid)
+    t.expect(st["status"] == "running" and pid_alive(st["pid"]), f"after run --detach: {st['status']}")
+    fds = sorted(int(f) for f in os.listdir(f"/proc/{st['pid']}/fd"))
+    t.expect(fds == [0, 1, 2], f"run --detach: init's fds {fds}")
+
+
+
+def case_delete_stopped_kills_leftovers(t):
+    """Without a pid namespace the init can exit and leave children behind;
+    deleting the stopped container must not leave them (or the cgroup) around."""
+    cfg = t.config(["/bin/sh", "-c", "sleep 100 >/dev/null 2>&1 & exit 0"])
+    cfg["linux"]["namespaces"] = [n for n in cfg["linux"]["namespaces"] if n["type"] != "pid"]
+    cid, _ = t.started(cfg)
+    t.require(t.rt.wait_status(cid, "stopped") == "stopped", "init did not exit")
+    left = itlib.procs_in_cgroup_tree(t.cgroup_path(cid))
+    t.require(left, "setup: the background sleep is not in the cgroup")
+    res = t.rt("delete", cid)
+    t.expect(res.rc == 0, f"delete of the stopped container: {res.describe()}")
+    t.expect(wait_until(lambda: not any(pid_alive(p) for p in left), 3), f"leftover processes {sorted(left)} survive")
     t.expect(not itlib.cgroup_dirs(t.cgroup_path(cid)), "cgroup left after delete")

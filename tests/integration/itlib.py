@@ -12,6 +12,7 @@ import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 from pathlib import Path
@@ -19,7 +20,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(REPO / "conformance"))
 import harness  # noqa: E402
-from harness import Runtime, Spawned, Workspace, cgroup_dirs, cgroup_pids, remove_cgroup, run_cmd  # noqa: E402,F401
+from harness import Runtime, Workspace, cgroup_dirs, remove_cgroup, run_cmd  # noqa: E402,F401 (re-exported)
 
 CGROUP_ROOT = Path("/sys/fs/cgroup")
 PR_SET_CHILD_SUBREAPER = 36
@@ -295,7 +296,6 @@ def pty_expect(fd, needle, timeout=10.0):
 
 def spawn(argv, pass_fds=(), stdin=subprocess.DEVNULL):
     """Popen with output to a temp file, own session (for timeout kills)."""
-    import tempfile
     out = tempfile.TemporaryFile()
     proc = subprocess.Popen(argv, stdin=stdin, stdout=out, stderr=out, start_new_session=True,
                             pass_fds=pass_fds)

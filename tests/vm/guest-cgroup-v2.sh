@@ -41,17 +41,21 @@ rt() {
     esac
 }
 
-# Polls `"$@"` every 0.1 s for up to $1 seconds (TCG is slow: be generous).
+# Polls `"$@"` every 0.1 s until it succeeds or $1 seconds (by /proc/uptime) pass.
+# TCG is slow: give generous limits.
+now() { cut -d. -f1 /proc/uptime; }
 wait_for() {
-    _t=$(($1 * 10)); shift
+    _end=$(($(now) + $1)); shift
     while ! "$@"; do
-        _t=$((_t - 1))
-        [ $_t -gt 0 ] || return 1
+        [ "$(now)" -lt "$_end" ] || return 1
         sleep 0.1
     done
 }
-has_procs() { [ -s "$1/cgroup.procs" ]; }
-no_procs() { [ ! -s "$1/cgroup.procs" ]; }
+# cgroup files stat as size 0, so test their content, not `-s`.
+has_procs() { grep -q . "$1/cgroup.procs" 2> /dev/null; }
+no_procs() { ! grep -q . "$1/cgroup.procs" 2> /dev/null; }
+nprocs() { grep -c . "$1/cgroup.procs" 2> /dev/null || echo 0; }
+at_least() { [ "$(nprocs "$1")" -ge "$2" ]; }
 gone() { [ ! -e "$1" ]; }
 exists() { [ -e "$1" ]; }
 readf() { if [ -r "$1" ]; then tr '\n' ' ' < "$1" | sed 's/ *$//'; else echo "<no ${1##*/}>"; fi; }
@@ -98,8 +102,9 @@ EOF
     mkdir -p "$ROOTFS/x"
 }
 
-# Container command prefix: wait until the host side touches /x/go.
-WAIT_GO='while [ ! -e /x/go ]; do sleep 0.1; done; '
+# Container command prefix: say it runs (so the runtime has applied the resources:
+# runc's init joins the cgroup before they are set), then wait for the host's go.
+WAIT_GO='touch /x/ready; while [ ! -e /x/go ]; do sleep 0.1; done; '
 
 # start_bg: `run` the bundle in the background; OUT gets its output, RUNPID its pid.
 start_bg() {
@@ -167,9 +172,8 @@ t_host_view() {
         cleanup
         return
     fi
-    wait_for 30 sh -c "[ \$(wc -l < $CGD/cgroup.procs) -ge 3 ]"
-    n=$(wc -l < "$CGD/cgroup.procs" 2> /dev/null)
-    check started_children_in_cgroup "$n" 3
+    wait_for 30 at_least "$CGD" 3
+    check started_children_in_cgroup "$(nprocs "$CGD")" 3
     # delete --force removes every process and the cgroup directory.
     rt delete --force "$ID" > "$WORK/$ID.delete" 2>&1
     rc=$?
@@ -194,9 +198,11 @@ t_kill_all() {
         cleanup
         return
     fi
-    wait_for 30 sh -c "[ \$(wc -l < $CGD/cgroup.procs) -ge 3 ]"
-    before=$(wc -l < "$CGD/cgroup.procs")
-    if ! rt kill --all "$ID" TERM > "$WORK/$ID.kill" 2>&1; then
+    wait_for 30 at_least "$CGD" 3
+    before=$(nprocs "$CGD")
+    if [ "$before" -lt 3 ]; then
+        fail kill_all "setup: want 3 processes in $CGD, found $before"
+    elif ! rt kill --all "$ID" TERM > "$WORK/$ID.kill" 2>&1; then
         fail kill_all "kill --all exited non-zero: $(one_line "$WORK/$ID.kill")"
     elif wait_for 15 no_procs "$CGD"; then
         pass kill_all "$before processes gone"
@@ -220,7 +226,7 @@ t_memory() {
     parent=${CGD%/*}
     ev0=$(sed -n 's/^oom_kill //p' "$parent/memory.events" 2> /dev/null)
     start_bg
-    if ! wait_for 60 has_procs "$CGD"; then
+    if ! wait_for 60 exists "$SYNC/ready"; then
         touch "$SYNC/go"
         finish_bg
         fail memory_setup "container did not start (run exit $RC): $(one_line "$OUT")"
@@ -239,10 +245,12 @@ t_memory() {
 
 # pids.limit 10: pids.max 10 and a fork loop of 30 stops at 10 tasks.
 t_pids() {
-    bundle pids "[\"sh\", \"-c\", \"${WAIT_GO}i=0; while [ \$i -lt 30 ]; do sleep 1000 & i=\$((i+1)); done; echo forked; wait\"]" \
+    # busybox sh exits when a fork fails, hence the loop in a subshell; the init then
+    # stays as `sleep` with the loop's surviving children reparented to it.
+    bundle pids "[\"sh\", \"-c\", \"${WAIT_GO}(i=0; while [ \$i -lt 30 ]; do sleep 1000 & i=\$((i+1)); done); echo forked; exec sleep 1000\"]" \
         '{"pids": {"limit": 10}}'
     start_bg
-    if ! wait_for 60 has_procs "$CGD"; then
+    if ! wait_for 60 exists "$SYNC/ready"; then
         touch "$SYNC/go"; rt kill "$ID" KILL > /dev/null 2>&1; finish_bg
         fail pids_setup "container did not start (run exit $RC): $(one_line "$OUT")"
         cleanup
@@ -250,8 +258,8 @@ t_pids() {
     fi
     check pids_max "$(readf "$CGD/pids.max")" 10
     touch "$SYNC/go"
-    wait_for 60 grep -q forked "$OUT"
-    n=$(wc -l < "$CGD/cgroup.procs")
+    wait_for 60 grep -q forked "$OUT" || fail pids_fork_loop "no 'forked' line: $(one_line "$OUT")"
+    n=$(nprocs "$CGD")
     if [ "$n" -le 10 ] && grep -q "can't fork\|Resource temporarily unavailable" "$OUT"; then
         pass pids_fork_limited "$n tasks, fork failed"
     else
