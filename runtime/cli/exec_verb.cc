@@ -12,7 +12,7 @@ namespace sworn::cli {
 namespace {
 
 struct ExecFlags {
-  std::string process_file, cwd, user;
+  std::string process_file, cwd, user, apparmor, label;
   std::vector<std::string> env, caps, gids;
   bool tty = false, nnp = false;
 };
@@ -34,6 +34,8 @@ Result<void> ApplyFlags(spec::Process& p, const ExecFlags& f) {
   if (!f.cwd.empty()) p.cwd = f.cwd;
   if (f.tty) p.terminal = true;
   if (f.nnp) p.no_new_privileges = true;
+  if (!f.apparmor.empty()) p.apparmor_profile = f.apparmor;
+  if (!f.label.empty()) p.selinux_label = f.label;
   for (const auto& e : f.env) {
     if (e.find('=') == std::string::npos) return Fail(MakeError(Errc::kInvalidArgument, "--env: expected KEY=VALUE, got \"" + e + "\""));
     std::string key = e.substr(0, e.find('=') + 1);
@@ -74,7 +76,7 @@ int Exec(const Globals& g, const std::vector<std::string>& args) {
       "detach,d", po::bool_switch(&o.detach), "do not wait for the process")(
       "pid-file", po::value(&o.pid_file), "file to write the pid to")(
       "preserve-fds", po::value(&o.preserve_fds), "pass N more fds")(
-      "apparmor", po::value<std::string>(), "apparmor profile")("process-label", po::value<std::string>(), "selinux label")(
+      "apparmor", po::value(&f.apparmor), "apparmor profile")("process-label", po::value(&f.label), "selinux label")(
       "ignore-paused", po::bool_switch(), "accepted for runc compatibility")(
       "cgroup", po::value<std::vector<std::string>>(), "sub-cgroup (not supported on v1)");
   auto p = ParseVerb(d, args);

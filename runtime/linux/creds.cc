@@ -6,6 +6,8 @@
 #include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
+#include <fcntl.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include <memory>
@@ -73,6 +75,44 @@ Result<void> SwitchUserAndCaps(const spec::User& user, const std::optional<spec:
   if (prctl(PR_SET_KEEPCAPS, 0, 0, 0, 0) < 0) return Fail(SysError("prctl PR_SET_KEEPCAPS"));
   SWORN_TRY(SetProcCaps(c));
   if (user.umask) umask(*user.umask);
+  return {};
+}
+
+Result<void> ApplySchedulerAndIo(const spec::Process& p) {
+  if (p.io_priority) {
+    constexpr int kWhoProcess = 1, kClassShift = 13;
+    int v = (p.io_priority->klass << kClassShift) | p.io_priority->priority;
+    if (syscall(SYS_ioprio_set, kWhoProcess, 0, v) < 0) return Fail(SysError("ioprio_set", "process.ioPriority"));
+  }
+  if (p.scheduler) {
+    // struct sched_attr; glibc 2.36 has no wrapper.
+    struct {
+      uint32_t size, policy;
+      uint64_t flags;
+      int32_t nice;
+      uint32_t priority;
+      uint64_t runtime, deadline, period;
+    } a = {48, static_cast<uint32_t>(p.scheduler->policy), p.scheduler->flags, p.scheduler->nice,
+           static_cast<uint32_t>(p.scheduler->priority), p.scheduler->runtime, p.scheduler->deadline,
+           p.scheduler->period};
+    if (syscall(SYS_sched_setattr, 0, &a, 0) < 0) return Fail(SysError("sched_setattr", "process.scheduler"));
+  }
+  return {};
+}
+
+Result<void> ApplyLsmLabels(const spec::Process& p) {
+  if (!p.apparmor_profile.empty()) {
+    auto on = ReadFile("/sys/module/apparmor/parameters/enabled");
+    if (!on || Trim(*on) != "Y")
+      return Fail(FieldError("process.apparmorProfile", "AppArmor is not enabled on this host"));
+    SWORN_TRY(WithContext(WriteFile("/proc/self/attr/apparmor/exec", "exec " + p.apparmor_profile, O_WRONLY),
+                          "process.apparmorProfile"));
+  }
+  if (!p.selinux_label.empty()) {
+    if (access("/sys/fs/selinux/enforce", F_OK) < 0)
+      return Fail(FieldError("process.selinuxLabel", "SELinux is not enabled on this host"));
+    SWORN_TRY(WithContext(WriteFile("/proc/self/attr/exec", p.selinux_label, O_WRONLY), "process.selinuxLabel"));
+  }
   return {};
 }
 

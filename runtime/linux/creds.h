@@ -14,6 +14,11 @@ Result<void> ApplyRlimits(const std::vector<spec::Rlimit>& rlimits);
 // capabilities across setuid), then sets effective/permitted/inheritable
 // and raises ambient. Without a capabilities object the process keeps none.
 Result<void> SwitchUserAndCaps(const spec::User& user, const std::optional<spec::Capabilities>& caps);
+// process.scheduler and process.ioPriority; a clear error where the kernel refuses.
+Result<void> ApplySchedulerAndIo(const spec::Process& p);
+// AppArmor profile / SELinux label for the exec: refused when the host's
+// LSM is not enabled, never silently dropped.
+Result<void> ApplyLsmLabels(const spec::Process& p);
 // HOME from the container's /etc/passwd (or "/") when env has none, as runc does.
 void AddHome(std::vector<std::string>& env, uid_t uid);
 // Resolves args[0] against PATH from env, as execvp would inside the container.

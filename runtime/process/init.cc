@@ -2,6 +2,7 @@
 
 #include <fcntl.h>
 #include <sched.h>
+#include <sys/personality.h>
 #include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
@@ -55,7 +56,8 @@ Result<void> BuildRootfs(InitRequest& r) {
   log::Debug("init: mounts done");
   SWORN_TRY(r.sync->Send(SyncType::kRunHooks));
   SWORN_TRY(r.sync->Expect(SyncType::kHooksDone));
-  SWORN_TRY(RunHooks(r.spec->hooks.create_container, "createContainer", r.hook_state));
+  r.hook_state["status"] = "creating";
+  SWORN_TRY(RunHooks(r.spec->hooks.create_container, "createContainer", r.hook_state.dump()));
   SWORN_TRY(linux_fs::EnterRootfs(ctx, r.no_pivot));
   log::Debug("init: pivoted");
   return linux_fs::FinalizeRootfs(*r.spec, r.userns);
@@ -72,6 +74,10 @@ Result<void> PrepareProcess(InitRequest& r) {
     SWORN_TRY(WithContext(WriteFile("/proc/self/oom_score_adj", std::to_string(*p.oom_score_adj), O_WRONLY),
                           "process.oomScoreAdj"));
   SWORN_TRY(WithContext(linux_creds::ApplyRlimits(p.rlimits), "process.rlimits"));
+  SWORN_TRY(linux_creds::ApplySchedulerAndIo(p));
+  SWORN_TRY(linux_creds::ApplyLsmLabels(p));
+  if (r.spec->linux.personality && personality(*r.spec->linux.personality) < 0)
+    return Fail(SysError("personality", "linux.personality"));
   if (!r.no_new_keyring) {
     std::string name = "_ses." + r.id;
     if (syscall(SYS_keyctl, KEYCTL_JOIN_SESSION_KEYRING, name.c_str()) < 0 && errno != ENOSYS)
@@ -94,10 +100,16 @@ Result<void> WaitForStart(int fifo_fd) {
 }  // namespace
 
 [[noreturn]] void ContainerInit(InitRequest& r) {
+  // Until execve, nothing in the container may ptrace us or open our
+  // /proc/PID/{mem,fd,exe}: we still hold the runtime's fds.
+  prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
   std::vector<int> keep = {r.sync->fd(), r.fifo_fd, r.console_fd};
   for (const auto& j : r.joins) keep.push_back(j.fd.get());
   CloseFdsExcept(3 + r.preserve_fds, keep);
-  if (auto go = r.sync->Expect(SyncType::kGo); !go) _exit(1);  // the parent is gone or gave up
+  // kGo carries our pid as the runtime's namespace sees it, for hooks.
+  auto go = r.sync->Recv();
+  if (!go || go->type != SyncType::kGo) _exit(1);  // the parent is gone or gave up
+  r.hook_state["pid"] = go->err;
   std::string path;
   auto setup = [&]() -> Result<void> {
     SWORN_TRY(EnterNamespaces(r));
@@ -112,12 +124,14 @@ Result<void> WaitForStart(int fifo_fd) {
       if (auto ok = LoadNotifyFilter(*f, *r.sync); !ok) ChildFail(r.sync, ok.error());
   if (!r.sync->Send(SyncType::kReady)) _exit(1);
   if (auto ok = WaitForStart(r.fifo_fd); !ok) ChildFail(nullptr, ok.error());
-  if (auto ok = RunHooks(r.spec->hooks.start_container, "startContainer", r.hook_state); !ok)
+  r.hook_state["status"] = "created";
+  if (auto ok = RunHooks(r.spec->hooks.start_container, "startContainer", r.hook_state.dump()); !ok)
     ChildFail(nullptr, ok.error());
   ChildFail(nullptr, ExecProcess(*r.spec->process, path, r.spec->process->env, r.preserve_fds, r.filters));
 }
 
 [[noreturn]] void ExecInit(ExecRequest& r) {
+  prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
   CloseFdsExcept(3 + r.preserve_fds, {r.sync->fd(), r.pidfd, r.console_fd});
   if (auto go = r.sync->Expect(SyncType::kGo); !go) _exit(1);
   std::string path;
@@ -128,6 +142,8 @@ Result<void> WaitForStart(int fifo_fd) {
     if (p.terminal) SWORN_TRY(SetupTerminal(p, r.console_fd, r.pty_to_parent, *r.sync, false));
     if (chdir(p.cwd.c_str()) < 0) return Fail(SysError("chdir", "cwd " + p.cwd));
     SWORN_TRY(WithContext(linux_creds::ApplyRlimits(p.rlimits), "process.rlimits"));
+    SWORN_TRY(linux_creds::ApplySchedulerAndIo(p));
+    SWORN_TRY(linux_creds::ApplyLsmLabels(p));
     path = SWORN_TRY(linux_creds::LookPath(p.args[0], p.env));
     return {};
   };

@@ -234,6 +234,7 @@ Result<Linux> ParseLinux(const json& root) {
   SWORN_TRY(ParseRootfsPropagation(j, l));
   SWORN_TRY(ParseTimeOffsets(j, l));
   SWORN_TRY(Get(j, "mountLabel", "linux", l.mount_label));
+  SWORN_TRY(ParsePersonality(j, l));
   bool has_user = l.Find(NsType::kUser) != nullptr;
   if (!has_user && (!l.uid_mappings.empty() || !l.gid_mappings.empty()))
     return Fail(FieldError("linux.uidMappings", "mappings need a user namespace in linux.namespaces"));
@@ -310,7 +311,8 @@ Result<Spec> ParseSpec(std::string_view text, const std::string& bundle) {
   if (j.is_discarded()) {
     // Parse again with exceptions on, only to get the byte position.
     try {
-      (void)json::parse(text);
+      auto again = json::parse(text);
+      (void)again;
     } catch (const json::parse_error& e) {
       return Fail(MakeError(Errc::kInvalidArgument, std::string("config.json: malformed JSON: ") + e.what()));
     }

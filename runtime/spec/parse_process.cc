@@ -131,6 +131,8 @@ Result<Process> ParseProcess(const json& j, std::string_view field) {
   }
   SWORN_TRY(Get(j, "apparmorProfile", path, p.apparmor_profile));
   SWORN_TRY(Get(j, "selinuxLabel", path, p.selinux_label));
+  p.io_priority = SWORN_TRY(ParseIoPriority(j, path));
+  p.scheduler = SWORN_TRY(ParseScheduler(j, path));
   return p;
 }
 

@@ -35,6 +35,19 @@ struct Capabilities {
   std::vector<int> bounding, effective, inheritable, permitted, ambient;
 };
 
+struct IoPriority {
+  int klass = 0;  // IOPRIO_CLASS_*
+  int priority = 0;
+};
+
+struct Scheduler {
+  int policy = 0;  // SCHED_*
+  int nice = 0;
+  int priority = 0;
+  uint64_t flags = 0;  // SCHED_FLAG_*
+  uint64_t runtime = 0, deadline = 0, period = 0;
+};
+
 struct Process {
   bool terminal = false;
   unsigned console_height = 0, console_width = 0;
@@ -47,6 +60,8 @@ struct Process {
   bool no_new_privileges = false;
   std::optional<int> oom_score_adj;
   std::string apparmor_profile, selinux_label;
+  std::optional<IoPriority> io_priority;
+  std::optional<Scheduler> scheduler;
 };
 
 // A mount with its options already split into what mount(2) and
@@ -104,6 +119,7 @@ struct Linux {
   unsigned long rootfs_propagation = 0;
   std::optional<int64_t> time_monotonic_secs, time_monotonic_nanos, time_boottime_secs, time_boottime_nanos;
   std::string mount_label;
+  std::optional<unsigned long> personality;  // PER_LINUX or PER_LINUX32
 
   const Namespace* Find(NsType t) const;
 };
@@ -126,6 +142,10 @@ Result<Spec> ParseSpec(std::string_view text, const std::string& bundle);
 Result<Spec> LoadBundle(const std::string& bundle);
 Result<Process> ParseProcess(const nlohmann::json& j, std::string_view field);
 Result<Hooks> ParseHooks(const nlohmann::json& j);
+
+Result<std::optional<IoPriority>> ParseIoPriority(const nlohmann::json& proc, const std::string& path);
+Result<std::optional<Scheduler>> ParseScheduler(const nlohmann::json& proc, const std::string& path);
+Result<void> ParsePersonality(const nlohmann::json& linux_obj, Linux& l);
 
 // Mount option handling, shared with the CLI's spec defaults.
 Result<void> ApplyMountOptions(Mount& m, std::string_view field);
