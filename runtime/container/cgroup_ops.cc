@@ -10,8 +10,8 @@ namespace {
 using state::Status;
 
 Result<std::pair<state::ContainerState, cgroup::CgroupSet>> Load(const std::string& root, const std::string& id,
-                                                                 Status* status) {
-  auto dir = SWORN_TRY(state::ContainerDir::Open(root, id));
+                                                                 Status* status, bool lock) {
+  auto dir = SWORN_TRY(state::ContainerDir::Open(root, id, lock));
   auto st = SWORN_TRY(dir.Load());
   *status = dir.CurrentStatus(st);
   auto set = SWORN_TRY(cgroup::ResolveSet(st.cgroup_dirs));
@@ -27,21 +27,21 @@ Error WrongState(const char* verb, const std::string& id, Status s) {
 
 Result<std::vector<pid_t>> Pids(const std::string& root, const std::string& id) {
   Status s;
-  auto [st, set] = SWORN_TRY(Load(root, id, &s));
+  auto [st, set] = SWORN_TRY(Load(root, id, &s, false));
   if (s == Status::kStopped) return std::vector<pid_t>{};
   return cgroup::Pids(st.cgroup_dirs);
 }
 
 Result<void> Pause(const std::string& root, const std::string& id) {
   Status s;
-  auto [st, set] = SWORN_TRY(Load(root, id, &s));
+  auto [st, set] = SWORN_TRY(Load(root, id, &s, true));
   if (s != Status::kRunning && s != Status::kCreated) return Fail(WrongState("pause", id, s));
   return cgroup::Freeze(set, true);
 }
 
 Result<void> Resume(const std::string& root, const std::string& id) {
   Status s;
-  auto [st, set] = SWORN_TRY(Load(root, id, &s));
+  auto [st, set] = SWORN_TRY(Load(root, id, &s, true));
   if (s != Status::kPaused) return Fail(WrongState("resume", id, s));
   return cgroup::Freeze(set, false);
 }
@@ -70,7 +70,7 @@ Result<void> Update(const std::string& root, const std::string& id, const nlohma
 
 Result<Sample> TakeSample(const std::string& root, const std::string& id) {
   Status s;
-  auto [st, set] = SWORN_TRY(Load(root, id, &s));
+  auto [st, set] = SWORN_TRY(Load(root, id, &s, false));
   return Sample{cgroup::Stats(set), cgroup::OomKills(set), s};
 }
 

@@ -60,15 +60,19 @@ Result<UniqueFd> MakeFifo(const state::ContainerDir& dir) {
 }
 
 // The parent's half of the sync ladder in process/sync.h.
-Result<UniqueFd> DriveChild(const process::SyncSocket& sync, pid_t pid, const spec::Spec& spec,
+Result<UniqueFd> DriveChild(const process::SyncSocket& sync, const state::ContainerDir& dir, pid_t pid,
+                            const spec::Spec& spec,
                             const cgroup::Placement& cg, bool in_cgroup, state::ContainerState& st,
                             const NsPlan& plan, const security::BpfProgram* notify) {
   if (plan.write_maps) SWORN_TRY(WriteIdMaps(pid, spec.linux));
   SWORN_TRY(cg.Attach(pid, in_cgroup));
   log::Debug("create: init attached to its cgroups");
-  SWORN_TRY(sync.Send(process::SyncType::kGo));
+  SWORN_TRY(sync.Send(process::SyncType::kGo, pid));
   SWORN_TRY(sync.Expect(process::SyncType::kRunHooks));
+  // Saved with the pid but no start time: `state` run by a hook now reports
+  // "creating" with the pid.
   st.pid = pid;
+  SWORN_TRY(dir.Save(st));
   std::string hs = HookState(st, state::Status::kCreating);
   SWORN_TRY(process::RunHooks(spec.hooks.prestart, "prestart", hs));
   SWORN_TRY(process::RunHooks(spec.hooks.create_runtime, "createRuntime", hs));
@@ -143,7 +147,7 @@ Result<Created> Create(const std::string& root, const CreateOptions& o) {
   req.unshare_flags = plan.unshare_flags;
   req.joins = std::move(plan.joins);
   req.cgroup_dirs = cg.dirs();
-  req.hook_state = HookState(st, state::Status::kCreating);
+  req.hook_state = nlohmann::json::parse(HookState(st, state::Status::kCreating));
   if (!seccomp.empty()) req.filters.push_back(&seccomp);
 
   Spawned child;
@@ -158,7 +162,7 @@ Result<Created> Create(const std::string& root, const CreateOptions& o) {
   child_sock.Close();
   log::Debug("create: cloned init " + std::to_string(child.pid));
   plan.joins = std::move(req.joins);
-  auto pty = SWORN_TRY(DriveChild(parent_sock, child.pid, spec, cg, child.in_cgroup, st, plan,
+  auto pty = SWORN_TRY(DriveChild(parent_sock, dir, child.pid, spec, cg, child.in_cgroup, st, plan,
                                   seccomp.notify ? &seccomp : nullptr));
 
   log::Debug("create: init ready");

@@ -47,8 +47,7 @@ std::string HookState(const state::ContainerState& st, Status status) {
 }
 
 Result<Info> Inspect(const std::string& root, const std::string& id) {
-  // Readers take the lock too; a create in progress holds it only briefly.
-  auto dir = SWORN_TRY(state::ContainerDir::Open(root, id));
+  auto dir = SWORN_TRY(state::ContainerDir::Open(root, id, /*lock=*/false));
   auto st = SWORN_TRY(dir.Load());
   return Info{st, dir.CurrentStatus(st)};
 }
@@ -97,7 +96,9 @@ Result<void> Start(const std::string& root, const std::string& id) {
 }
 
 Result<void> Kill(const std::string& root, const std::string& id, int sig, bool all) {
-  auto dir = SWORN_TRY(state::ContainerDir::Open(root, id));
+  // No lock: kill must work from a hook while create holds it, and the pidfd
+  // with the start-time check below keeps it safe.
+  auto dir = SWORN_TRY(state::ContainerDir::Open(root, id, /*lock=*/false));
   auto st = SWORN_TRY(dir.Load());
   Status s = dir.CurrentStatus(st);
   if (all) {

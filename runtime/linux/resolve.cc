@@ -1,12 +1,37 @@
 #include <fcntl.h>
 #include <sys/stat.h>
+#include <unistd.h>
+
+#include <climits>
+#include <optional>
 
 #include "core/sys.h"
 #include "linux/rootfs.h"
 
 namespace sworn::linux_fs {
+namespace {
 
-Result<UniqueFd> MkdirAllInRoot(int root_fd, const std::string& rel, mode_t mode) {
+constexpr int kMaxLinks = 40;  // the kernel's own limit on nested symlinks
+
+std::string Parent(const std::string& p) {
+  size_t slash = p.rfind('/');
+  return slash == 0 || slash == std::string::npos ? "/" : p.substr(0, slash);
+}
+
+// When `path` names a symlink whose target is missing, the in-root path it
+// points to. runc creates the target there, and so do we: the link is
+// resolved with RESOLVE_IN_ROOT again afterwards, so it cannot lead out.
+std::optional<std::string> DanglingTarget(int root_fd, const std::string& path) {
+  auto parent = OpenInRoot(root_fd, Parent(path), O_PATH | O_DIRECTORY);
+  if (!parent) return std::nullopt;
+  char buf[PATH_MAX];
+  ssize_t n = readlinkat(parent->get(), path.substr(path.rfind('/') + 1).c_str(), buf, sizeof(buf) - 1);
+  if (n <= 0) return std::nullopt;
+  std::string target(buf, static_cast<size_t>(n));
+  return target[0] == '/' ? target : Parent(path) + "/" + target;
+}
+
+Result<UniqueFd> MkdirAll(int root_fd, const std::string& rel, mode_t mode, int depth) {
   std::string cur;
   UniqueFd fd(dup(root_fd));
   for (const auto& part : Split(rel, '/')) {
@@ -14,15 +39,17 @@ Result<UniqueFd> MkdirAllInRoot(int root_fd, const std::string& rel, mode_t mode
     cur += "/" + part;
     auto next = OpenInRoot(root_fd, cur, O_PATH | O_DIRECTORY);
     if (!next && next.error().sys_errno == ENOENT) {
-      // fd names the resolved parent; create the component there. mkdirat
-      // does not follow a symlink in the last component, so a dangling
-      // link fails with EEXIST instead of creating outside the root.
-      auto parent = OpenInRoot(root_fd, cur.substr(0, cur.rfind('/')).empty() ? "/" : cur.substr(0, cur.rfind('/')),
-                               O_PATH | O_DIRECTORY);
+      // mkdirat does not follow a symlink in its last component: a dangling
+      // link fails with EEXIST instead of creating anything outside.
+      auto parent = OpenInRoot(root_fd, Parent(cur), O_PATH | O_DIRECTORY);
       if (!parent) return Fail(parent.error());
-      if (mkdirat(parent->get(), part.c_str(), mode) < 0 && errno != EEXIST)
-        return Fail(SysError("mkdirat", cur));
+      if (mkdirat(parent->get(), part.c_str(), mode) < 0 && errno != EEXIST) return Fail(SysError("mkdirat", cur));
       next = OpenInRoot(root_fd, cur, O_PATH | O_DIRECTORY);
+      if (!next && depth < kMaxLinks)
+        if (auto t = DanglingTarget(root_fd, cur)) {
+          SWORN_TRY(MkdirAll(root_fd, *t, mode, depth + 1));
+          next = OpenInRoot(root_fd, cur, O_PATH | O_DIRECTORY);
+        }
     }
     if (!next) return Fail(next.error());
     fd = std::move(*next);
@@ -30,18 +57,32 @@ Result<UniqueFd> MkdirAllInRoot(int root_fd, const std::string& rel, mode_t mode
   return fd;
 }
 
-Result<UniqueFd> EnsureTarget(int root_fd, const std::string& dest, bool as_file) {
+Result<UniqueFd> Ensure(int root_fd, const std::string& dest, bool as_file, int depth) {
   auto fd = OpenInRoot(root_fd, dest, O_PATH);
   if (fd) return fd;
   if (fd.error().sys_errno != ENOENT) return Fail(fd.error());
-  size_t slash = dest.rfind('/');
-  std::string parent = slash == 0 || slash == std::string::npos ? "/" : dest.substr(0, slash);
-  if (!as_file) return MkdirAllInRoot(root_fd, dest);
-  auto pfd = SWORN_TRY(MkdirAllInRoot(root_fd, parent));
-  std::string name = dest.substr(slash + 1);
+  if (!as_file) return MkdirAll(root_fd, dest, 0755, depth);
+  auto pfd = SWORN_TRY(MkdirAll(root_fd, Parent(dest), 0755, depth));
+  std::string name = dest.substr(dest.rfind('/') + 1);
   UniqueFd f(openat(pfd.get(), name.c_str(), O_CREAT | O_EXCL | O_WRONLY | O_NOFOLLOW | O_CLOEXEC, 0644));
   if (!f && errno != EEXIST) return Fail(SysError("create", dest));
-  return OpenInRoot(root_fd, dest, O_PATH);
+  auto again = OpenInRoot(root_fd, dest, O_PATH);
+  if (!again && depth < kMaxLinks)
+    if (auto t = DanglingTarget(root_fd, dest)) {
+      SWORN_TRY(Ensure(root_fd, *t, true, depth + 1));
+      return OpenInRoot(root_fd, dest, O_PATH);
+    }
+  return again;
+}
+
+}  // namespace
+
+Result<UniqueFd> MkdirAllInRoot(int root_fd, const std::string& rel, mode_t mode) {
+  return MkdirAll(root_fd, rel, mode, 0);
+}
+
+Result<UniqueFd> EnsureTarget(int root_fd, const std::string& dest, bool as_file) {
+  return Ensure(root_fd, dest, as_file, 0);
 }
 
 }  // namespace sworn::linux_fs

@@ -6,6 +6,8 @@
 #include <string>
 #include <vector>
 
+#include <nlohmann/json.hpp>
+
 #include "core/fd.h"
 #include "process/sync.h"
 #include "security/bpf.h"
@@ -33,7 +35,8 @@ struct InitRequest {
   int unshare_flags = 0;             // namespaces to create after joining a user ns
   std::vector<JoinNs> joins;         // user first
   std::vector<std::string> cgroup_dirs;
-  std::string hook_state;            // state JSON for createContainer/startContainer
+  nlohmann::json hook_state;         // state for createContainer/startContainer; the
+                                     // child fills in pid (from kGo) and status
   std::vector<const security::BpfProgram*> filters;  // linux.seccomp, then pledge
 };
 

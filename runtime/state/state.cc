@@ -68,10 +68,10 @@ Result<ContainerState> ContainerState::FromJson(const json& j) {
   }
 }
 
-static Result<UniqueFd> LockDir(const std::string& path) {
+static Result<UniqueFd> LockDir(const std::string& path, bool lock = true) {
   UniqueFd fd(open(path.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
   if (!fd) return Fail(SysError("open", path));
-  while (flock(fd.get(), LOCK_EX) < 0)
+  while (lock && flock(fd.get(), LOCK_EX) < 0)
     if (errno != EINTR) return Fail(SysError("flock", path));
   return fd;
 }
@@ -93,10 +93,10 @@ Result<ContainerDir> ContainerDir::Create(const std::string& root, std::string_v
   return ContainerDir(path, std::string(id), std::move(*lock));
 }
 
-Result<ContainerDir> ContainerDir::Open(const std::string& root, std::string_view id) {
+Result<ContainerDir> ContainerDir::Open(const std::string& root, std::string_view id, bool locked) {
   SWORN_TRY(ValidateId(id));
   std::string path = root + "/" + std::string(id);
-  auto lock = LockDir(path);
+  auto lock = LockDir(path, locked);
   if (!lock) {
     if (lock.error().sys_errno == ENOENT || lock.error().sys_errno == ENOTDIR)
       return Fail(MakeError(Errc::kNotFound, "container \"" + std::string(id) + "\" does not exist"));
@@ -126,7 +126,7 @@ Result<void> ContainerDir::Save(const ContainerState& s) const {
 }
 
 Status ContainerDir::CurrentStatus(const ContainerState& s) const {
-  if (s.pid == 0) return Status::kCreating;
+  if (s.pid == 0 || s.pid_start == 0) return Status::kCreating;
   if (!ProcessAlive(s.pid, s.pid_start)) return Status::kStopped;
   if (access(FifoPath().c_str(), F_OK) == 0) return Status::kCreated;
   for (const auto& dir : s.cgroup_dirs) {

@@ -45,7 +45,9 @@ class ContainerDir {
   // Creates <root>/<id>; fails with kAlreadyExists if the id is taken.
   static Result<ContainerDir> Create(const std::string& root, std::string_view id);
   // Opens an existing container; fails with kNotFound naming the id.
-  static Result<ContainerDir> Open(const std::string& root, std::string_view id);
+  // Readers (state, list, exec) pass lock=false: state.json is replaced
+  // atomically, and they must not wait for a create that is running hooks.
+  static Result<ContainerDir> Open(const std::string& root, std::string_view id, bool lock = true);
 
   const std::string& path() const { return path_; }
   const std::string& id() const { return id_; }

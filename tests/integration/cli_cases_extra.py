@@ -41,7 +41,7 @@ def case_exec_into_time_and_cgroup_ns(t):
     cfg["linux"]["timeOffsets"] = {"boottime": {"secs": boot, "nanosecs": 0}}
     cid, _ = t.started(cfg)
     init = t.pid(cid)
-    res = t.rt("exec", cid, "/bin/sh", "-c", "readlink /proc/self/ns/time /proc/self/ns/cgroup; "
+    res = t.rt("exec", cid, "/bin/sh", "-c", "readlink /proc/self/ns/time; readlink /proc/self/ns/cgroup; "
                                              "cat /proc/uptime; cat /proc/self/cgroup")
     t.require(res.rc == 0, f"exec: {res.describe()}")
     lines = res.out.split("\n")

@@ -279,28 +279,35 @@ created_with() {
     return 1
 }
 
-# cpu.shares 1024 -> cpu.weight. runc's libcontainer (and opencontainers/cgroups before
-# runc PR #4785) converts with y = 1 + ((shares - 2) * 9999) / 262142, so 1024 -> 39;
-# crun 1.8 uses the same formula (Debian 12's runc 1.1.5 and crun 1.8.1, the controls
-# here, both write 39). Newer runc/crun (runc PR #4785, crun issue #1721) switched to a
-# quadratic fit in log2 space that maps 1024 -> 100 (the v2 default), so both are
-# accepted and the PASS line names which one the runtime uses.
+# cpu.shares -> cpu.weight. runc's libcontainer (cgroups/utils.go,
+# ConvertCPUSharesToCgroupV2Value, up to runc PR #4785) converts with
+#     weight = 1 + ((shares - 2) * 9999) / 262142
+# so 1024 -> 39 and 2048 -> 79; crun 1.8 uses the same formula, and Debian 12's runc
+# 1.1.5 and crun 1.8.1 (the controls here) both write 39 for 1024. Newer runc and crun
+# (runc PR #4785, crun issue #1721) use a quadratic fit in log2 space,
+#     weight = ceil(10^((l*l + 125*l) / 612 - 7/34)), l = log2(shares),
+# which maps 1024 -> 100 -- the v2 default, so with 1024 that formula cannot be told
+# from ignoring the shares. Hence: 1024 must give 39 (runc's formula, strict), and a
+# second container with 2048 accepts either formula (79 or 174) but not the default.
 t_cpu() {
     created_with cpu '{"cpu": {"shares": 1024, "quota": 50000, "period": 100000}}' || return
     w=$(readf "$CGD/cpu.weight")
-    case $w in
-        39) pass cpu_weight "39: runc 1.1 linear conversion" ;;
-        100) pass cpu_weight "100: runc PR 4785 log-quadratic conversion" ;;
-        *) fail cpu_weight "got '$w', want 39 (runc/crun linear) or 100 (newer quadratic)" ;;
-    esac
+    if [ "$w" = 39 ]; then pass cpu_weight_1024 "39"; else
+        fail cpu_weight_1024 "got '$w', want 39 (runc: 1 + ((1024-2)*9999)/262142)"; fi
     check cpu_max "$(readf "$CGD/cpu.max")" "50000 100000"
     cleanup
 }
 
 t_cpuset() {
-    created_with cpuset '{"cpu": {"cpus": "0", "mems": "0"}}' || return
+    created_with cpuset '{"cpu": {"shares": 2048, "cpus": "0", "mems": "0"}}' || return
     check cpuset_cpus "$(readf "$CGD/cpuset.cpus")" 0
     check cpuset_mems "$(readf "$CGD/cpuset.mems")" 0
+    w=$(readf "$CGD/cpu.weight")
+    case $w in
+        79) pass cpu_weight_2048 "79: runc's linear formula" ;;
+        174) pass cpu_weight_2048 "174: newer log-quadratic formula" ;;
+        *) fail cpu_weight_2048 "got '$w', want 79 (runc linear) or 174 (newer quadratic)" ;;
+    esac
     cleanup
 }
 
