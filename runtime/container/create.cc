@@ -18,6 +18,7 @@
 #include "process/hooks.h"
 #include "process/init.h"
 #include "security/oci_seccomp.h"
+#include "security/dmz.h"
 
 namespace sworn::container {
 namespace {
@@ -149,6 +150,8 @@ Result<Created> Create(const std::string& root, const CreateOptions& o) {
   req.cgroup_dirs = cg.dirs();
   req.hook_state = nlohmann::json::parse(HookState(st, state::Status::kCreating));
   if (!seccomp.empty()) req.filters.push_back(&seccomp);
+  auto dmz = SWORN_TRY(TrampolineFor(seccomp));
+  req.dmz_fd = dmz.get();
 
   Spawned child;
   {

@@ -13,6 +13,7 @@
 #include "process/init.h"
 #include "process/sync.h"
 #include "security/oci_seccomp.h"
+#include "security/dmz.h"
 #include "spec/json_field.h"
 
 namespace sworn::container {
@@ -97,6 +98,8 @@ Result<Created> Exec(const std::string& root, const ExecOptions& o) {
   req.pty_to_parent = o.pty_to_parent;
   req.preserve_fds = o.preserve_fds;
   if (!seccomp.empty()) req.filters.push_back(&seccomp);
+  auto dmz = SWORN_TRY(TrampolineFor(seccomp));
+  req.dmz_fd = dmz.get();
 
   UniqueFd v2;
   for (const auto& d : info.st.cgroup_dirs)

@@ -8,7 +8,9 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "core/log.h"
 #include "core/sys.h"
+#include "security/dmz.h"
 
 #include <sys/socket.h>
 #include <sys/un.h>
@@ -172,6 +174,15 @@ Result<void> ForwardListener(const security::BpfProgram& p, int listener, pid_t 
 }
 
 }  // namespace
+
+Result<UniqueFd> TrampolineFor(const security::BpfProgram& seccomp) {
+  if (!security::AllowsTrampoline(seccomp)) {
+    log::Warn("linux.seccomp denies execveat: the process is exec'd without the sealed trampoline "
+              "(CVE-2019-5736 protection then rests on the process being non-dumpable)");
+    return UniqueFd();
+  }
+  return security::SealedDmz();
+}
 
 Result<UniqueFd> AwaitReady(const process::SyncSocket& sync, const security::BpfProgram* notify, pid_t pid,
                             const std::string& state_json) {

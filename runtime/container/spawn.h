@@ -69,6 +69,10 @@ class ChildGuard {
 
 Result<void> WriteIdMaps(pid_t pid, const spec::Linux& linux);
 
+// The sealed trampoline for the final exec, or an empty fd when the seccomp
+// profile would refuse its execveat (then with a warning).
+Result<UniqueFd> TrampolineFor(const security::BpfProgram& seccomp);
+
 // Reads the child's messages up to kReady: a pty master is returned, a
 // seccomp listener is sent on to the profile's listenerPath along with the
 // container state (runc's containerProcessState), an error is returned.

@@ -2,7 +2,9 @@
 
 #include <linux/close_range.h>
 #include <signal.h>
+#include <fcntl.h>
 #include <sys/prctl.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include <cstdio>
@@ -38,7 +40,7 @@ static Result<void> LoadFilters(const std::vector<const security::BpfProgram*>& 
 }
 
 Error ExecProcess(const spec::Process& p, const std::string& path, std::vector<std::string> env, int preserve_fds,
-                  const std::vector<const security::BpfProgram*>& filters) {
+                  const std::vector<const security::BpfProgram*>& filters, int dmz_fd) {
   // Nothing of the runtime may reach the container (CVE-2024-21626): every
   // fd past stdio and the preserved ones is closed at exec.
   if (RawCloseRange(3 + preserve_fds, ~0U, CLOSE_RANGE_CLOEXEC) < 0) return SysError("close_range");
@@ -59,12 +61,17 @@ Error ExecProcess(const spec::Process& p, const std::string& path, std::vector<s
     if (auto r = LoadFilters(filters); !r) return r.error();
   }
   std::vector<char*> argv, envp;
+  std::string target = path;
   auto args = p.args;
+  if (dmz_fd >= 0) argv.push_back(target.data());  // sworn-dmz: execve(argv[0], argv + 1, envp)
   for (auto& a : args) argv.push_back(a.data());
   argv.push_back(nullptr);
   for (auto& e : env) envp.push_back(e.data());
   envp.push_back(nullptr);
-  execve(path.c_str(), argv.data(), envp.data());
+  if (dmz_fd >= 0)
+    syscall(SYS_execveat, dmz_fd, "", argv.data(), envp.data(), AT_EMPTY_PATH);
+  else
+    execve(path.c_str(), argv.data(), envp.data());
   return SysError("exec", path);
 }
 

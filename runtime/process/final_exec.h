@@ -14,8 +14,9 @@ Result<void> SetupTerminal(const spec::Process& p, int console_fd, bool to_paren
 // Closes every fd past the preserved ones, switches user and capabilities,
 // sets no_new_privs, loads the seccomp programs (in order; they stack) and
 // execs `path`. Returns only on failure.
+// With dmz_fd >= 0 the program is exec'd through the sealed trampoline.
 Error ExecProcess(const spec::Process& p, const std::string& path, std::vector<std::string> env, int preserve_fds,
-                  const std::vector<const security::BpfProgram*>& filters);
+                  const std::vector<const security::BpfProgram*>& filters, int dmz_fd);
 // Loads a filter early (SCMP_ACT_NOTIFY needs the parent to forward the
 // listener fd) and sends the listener over the sync socket.
 Result<void> LoadNotifyFilter(const security::BpfProgram& p, const SyncSocket& sync);

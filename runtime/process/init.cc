@@ -103,7 +103,7 @@ Result<void> WaitForStart(int fifo_fd) {
   // Until execve, nothing in the container may ptrace us or open our
   // /proc/PID/{mem,fd,exe}: we still hold the runtime's fds.
   prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
-  std::vector<int> keep = {r.sync->fd(), r.fifo_fd, r.console_fd};
+  std::vector<int> keep = {r.sync->fd(), r.fifo_fd, r.console_fd, r.dmz_fd};
   for (const auto& j : r.joins) keep.push_back(j.fd.get());
   CloseFdsExcept(3 + r.preserve_fds, keep);
   // kGo carries our pid as the runtime's namespace sees it, for hooks.
@@ -127,12 +127,12 @@ Result<void> WaitForStart(int fifo_fd) {
   r.hook_state["status"] = "created";
   if (auto ok = RunHooks(r.spec->hooks.start_container, "startContainer", r.hook_state.dump()); !ok)
     ChildFail(nullptr, ok.error());
-  ChildFail(nullptr, ExecProcess(*r.spec->process, path, r.spec->process->env, r.preserve_fds, r.filters));
+  ChildFail(nullptr, ExecProcess(*r.spec->process, path, r.spec->process->env, r.preserve_fds, r.filters, r.dmz_fd));
 }
 
 [[noreturn]] void ExecInit(ExecRequest& r) {
   prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
-  CloseFdsExcept(3 + r.preserve_fds, {r.sync->fd(), r.pidfd, r.console_fd});
+  CloseFdsExcept(3 + r.preserve_fds, {r.sync->fd(), r.pidfd, r.console_fd, r.dmz_fd});
   if (auto go = r.sync->Expect(SyncType::kGo); !go) _exit(1);
   std::string path;
   auto setup = [&]() -> Result<void> {
@@ -153,7 +153,7 @@ Result<void> WaitForStart(int fifo_fd) {
       if (auto ok = LoadNotifyFilter(*f, *r.sync); !ok) ChildFail(r.sync, ok.error());
   if (!r.sync->Send(SyncType::kReady)) _exit(1);
   // On success the sync socket closes with exec (CLOEXEC): the parent reads EOF.
-  ChildFail(r.sync, ExecProcess(r.process, path, r.process.env, r.preserve_fds, r.filters));
+  ChildFail(r.sync, ExecProcess(r.process, path, r.process.env, r.preserve_fds, r.filters, r.dmz_fd));
 }
 
 }  // namespace sworn::process

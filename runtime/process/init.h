@@ -38,6 +38,7 @@ struct InitRequest {
   nlohmann::json hook_state;         // state for createContainer/startContainer; the
                                      // child fills in pid (from kGo) and status
   std::vector<const security::BpfProgram*> filters;  // linux.seccomp, then pledge
+  int dmz_fd = -1;                   // sealed sworn-dmz, or -1 to exec directly
 };
 
 [[noreturn]] void ContainerInit(InitRequest& req);
@@ -51,6 +52,7 @@ struct ExecRequest {
   bool pty_to_parent = false;
   int preserve_fds = 0;
   std::vector<const security::BpfProgram*> filters;
+  int dmz_fd = -1;
 };
 
 [[noreturn]] void ExecInit(ExecRequest& req);

@@ -284,3 +284,4 @@ def case_delete_stopped_kills_leftovers(t):
     t.expect(res.rc == 0, f"delete of the stopped container: {res.describe()}")
     t.expect(wait_until(lambda: not any(pid_alive(p) for p in left), 3), f"leftover processes {sorted(left)} survive")
     t.expect(not itlib.cgroup_dirs(t.cgroup_path(cid)), "cgroup left after delete")
+
