@@ -187,6 +187,16 @@ def report(results, as_json):
         print(f"{name}: {ratio:.3f}")
 
 
+def limits_and_seccomp():
+    import docker_seccomp
+    with open("/usr/share/containers/seccomp.json") as f:
+        seccomp = docker_seccomp.convert(json.load(f), docker_seccomp.PODMAN_CAPS)
+    return {"linux": {"seccomp": seccomp,
+                      "resources": {"memory": {"limit": 256 << 20},
+                                    "cpu": {"shares": 512, "quota": 50000, "period": 100000},
+                                    "pids": {"limit": 100}}}}
+
+
 def parse_args():
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--sworn", help="path to the sworn binary")
@@ -194,6 +204,9 @@ def parse_args():
     p.add_argument("--warmup", type=int, default=3, help="untimed runs per runtime first (default 3)")
     p.add_argument("--bundle-extra", type=json.loads, default={},
                    help="JSON merge patch applied to config.json, e.g. resource limits or seccomp")
+    p.add_argument("--limits-and-seccomp", action="store_true",
+                   help="add memory, cpu and pids limits and podman's default seccomp profile "
+                        "(containers-common's seccomp.json, converted as podman does)")
     p.add_argument("--timeout", type=float, default=TIMEOUT, help="seconds allowed per run (default %(default)s)")
     p.add_argument("--json", action="store_true", help="print results as JSON")
     return p.parse_args()
@@ -209,7 +222,10 @@ def main():
     base = Path(tempfile.mkdtemp(prefix="sworn-bench-"))
     subjects = []
     try:
-        bundle = make_bundle(base, args.bundle_extra)
+        extra = args.bundle_extra
+        if args.limits_and_seccomp:
+            extra = merge_patch(limits_and_seccomp(), extra)
+        bundle = make_bundle(base, extra)
         runtimes = make_runtimes(names, args.sworn and os.path.abspath(args.sworn), base, False)
         subjects = [Subject(rt.name, rt) for rt in runtimes]
         if "crun" in names and crun_needs_wrapper():

@@ -56,9 +56,10 @@ int Run(const Globals& g, const std::vector<std::string>& args) {
   ExpectArgs("run", p, 1, 1, "<container-id>");
   o.id = p.positional[0];
   o.pty_to_parent = !detach && o.console_socket.empty();
+  o.foreground = !detach;
   auto c = container::Create(g.root, o);
   if (!c) return Report(c.error().Message());
-  if (auto s = container::Start(g.root, o.id); !s) {
+  if (auto s = container::StartCreated(g.root, o.id, *c); !s) {
     (void)container::Delete(g.root, o.id, true);
     return Report(s.error().Message());
   }

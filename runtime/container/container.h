@@ -29,16 +29,20 @@ struct CreateOptions {
   bool no_new_keyring = false;
   int preserve_fds = 0;
   bool pty_to_parent = false;  // `run -t` without a console socket
+  bool foreground = false;     // `run`: started with StartCreated, no exec fifo
 };
 
 struct Created {
   pid_t pid = -1;
   UniqueFd pidfd;
   UniqueFd pty_master;  // only with pty_to_parent
+  UniqueFd sync;        // only for foreground: the init waits here for kStart
 };
 
 Result<Created> Create(const std::string& root, const CreateOptions& o);
 Result<void> Start(const std::string& root, const std::string& id);
+// Start for `run`, which still holds the init's sync socket.
+Result<void> StartCreated(const std::string& root, const std::string& id, Created& c);
 Result<void> Kill(const std::string& root, const std::string& id, int sig, bool all);
 Result<void> Delete(const std::string& root, const std::string& id, bool force);
 

@@ -66,14 +66,18 @@ Result<UniqueFd> DriveChild(const process::SyncSocket& sync, const state::Contai
                             const cgroup::Placement& cg, bool in_cgroup, state::ContainerState& st,
                             const NsPlan& plan, const security::BpfProgram* notify) {
   if (plan.write_maps) SWORN_TRY(WriteIdMaps(pid, spec.linux));
+  // A cgroup namespace is rooted where the child is when it unshares, so
+  // then it must wait for the join; otherwise both proceed at once.
+  if (!plan.unshare_cgroupns) SWORN_TRY(sync.Send(process::SyncType::kGo, pid));
   SWORN_TRY(cg.Attach(pid, in_cgroup));
   log::Debug("create: init attached to its cgroups");
-  SWORN_TRY(sync.Send(process::SyncType::kGo, pid));
+  if (plan.unshare_cgroupns) SWORN_TRY(sync.Send(process::SyncType::kGo, pid));
   SWORN_TRY(sync.Expect(process::SyncType::kRunHooks));
+  st.pid = pid;
+  const auto& h = spec.hooks;
   // Saved with the pid but no start time: `state` run by a hook now reports
   // "creating" with the pid.
-  st.pid = pid;
-  SWORN_TRY(dir.Save(st));
+  if (!h.prestart.empty() || !h.create_runtime.empty() || !h.create_container.empty()) SWORN_TRY(dir.Save(st));
   std::string hs = HookState(st, state::Status::kCreating);
   SWORN_TRY(process::RunHooks(spec.hooks.prestart, "prestart", hs));
   SWORN_TRY(process::RunHooks(spec.hooks.create_runtime, "createRuntime", hs));
@@ -130,7 +134,9 @@ Result<Created> Create(const std::string& root, const CreateOptions& o) {
   // Limits are in place before the init process joins the cgroup.
   SWORN_TRY(cgroup::Apply(resources, SWORN_TRY(cgroup::ResolveSet(cg.dirs()))));
   log::Debug("create: cgroups ready");
-  auto fifo = SWORN_TRY(MakeFifo(dir));
+  // `run` starts the init over the sync socket; only `create` needs the fifo.
+  UniqueFd fifo;
+  if (!o.foreground) fifo = SWORN_TRY(MakeFifo(dir));
   auto [parent_sock, child_sock] = SWORN_TRY(process::SyncSocket::Pair());
 
   process::InitRequest req;
@@ -177,7 +183,9 @@ Result<Created> Create(const std::string& root, const CreateOptions& o) {
   cg.Commit();
   guard.Release();
   dir_cleanup.dir = nullptr;
-  return Created{child.pid, std::move(child.pidfd), std::move(pty)};
+  Created out{child.pid, std::move(child.pidfd), std::move(pty)};
+  if (o.foreground) out.sync = UniqueFd(dup(parent_sock.fd()));
+  return out;
 }
 
 }  // namespace sworn::container

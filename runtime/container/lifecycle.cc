@@ -12,6 +12,7 @@
 #include "core/log.h"
 #include "core/sys.h"
 #include "process/hooks.h"
+#include "process/sync.h"
 
 namespace sworn::container {
 namespace {
@@ -36,6 +37,14 @@ bool WaitGone(pid_t pid, uint64_t start, int timeout_ms) {
 
 Result<spec::Hooks> StoredHooks(const state::ContainerState& st) {
   return spec::ParseHooks(st.config);
+}
+
+// poststart failures are warnings: the container is already running.
+void RunPoststart(const state::ContainerState& st) {
+  auto hooks = StoredHooks(st);
+  if (!hooks || hooks->poststart.empty()) return;
+  auto r = process::RunHooks(hooks->poststart, "poststart", HookState(st, Status::kRunning));
+  if (!r) log::Warn(r.error().Message());
 }
 
 }  // namespace
@@ -86,12 +95,16 @@ Result<void> Start(const std::string& root, const std::string& id) {
   }
   if (write(fifo.get(), "0", 1) != 1) return Fail(SysError("write", dir.FifoPath()));
   unlink(dir.FifoPath().c_str());
-  // poststart failures are warnings: the container is already running.
-  auto hooks = StoredHooks(st);
-  if (hooks) {
-    auto r = process::RunHooks(hooks->poststart, "poststart", HookState(st, Status::kRunning));
-    if (!r) log::Warn(r.error().Message());
-  }
+  RunPoststart(st);
+  return {};
+}
+
+Result<void> StartCreated(const std::string& root, const std::string& id, Created& c) {
+  if (!c.sync) return Start(root, id);
+  process::SyncSocket sync(std::move(c.sync));
+  SWORN_TRY(sync.Send(process::SyncType::kStart));
+  auto dir = SWORN_TRY(state::ContainerDir::Open(root, id, /*lock=*/false));
+  RunPoststart(SWORN_TRY(dir.Load()));
   return {};
 }
 

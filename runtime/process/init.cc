@@ -86,8 +86,10 @@ Result<void> PrepareProcess(InitRequest& r) {
   return {};
 }
 
-// Blocks until `sworn start` writes to the exec fifo.
-Result<void> WaitForStart(int fifo_fd) {
+// Blocks until `sworn start` writes to the exec fifo, or, under `run`,
+// until the parent says so on the sync socket.
+Result<void> WaitForStart(int fifo_fd, const SyncSocket& sync) {
+  if (fifo_fd < 0) return sync.Expect(SyncType::kStart);
   char c;
   ssize_t n;
   do n = read(fifo_fd, &c, 1);
@@ -123,7 +125,7 @@ Result<void> WaitForStart(int fifo_fd) {
     if (f->notify)
       if (auto ok = LoadNotifyFilter(*f, *r.sync); !ok) ChildFail(r.sync, ok.error());
   if (!r.sync->Send(SyncType::kReady)) _exit(1);
-  if (auto ok = WaitForStart(r.fifo_fd); !ok) ChildFail(nullptr, ok.error());
+  if (auto ok = WaitForStart(r.fifo_fd, *r.sync); !ok) ChildFail(nullptr, ok.error());
   r.hook_state["status"] = "created";
   if (auto ok = RunHooks(r.spec->hooks.start_container, "startContainer", r.hook_state.dump()); !ok)
     ChildFail(nullptr, ok.error());

@@ -10,6 +10,11 @@
 //                                         masks, console, cwd, rlimits
 //                                 ◀─────  send kReady
 //   save state, pid file; exit            block on the exec fifo until start
+//                                         (`run` sends kStart here instead)
+//
+// Without a cgroup namespace to create, kGo goes out before the parent
+// joins the child to its cgroups, so the two work in parallel; the child
+// reaches nothing user-controlled before kHooksDone, which follows the join.
 //
 // Any step may instead send kError (errno + message) and _exit. The child
 // treats EOF (the parent died) as a reason to _exit. After clone the child
@@ -23,7 +28,7 @@
 
 namespace sworn::process {
 
-enum class SyncType : uint32_t { kGo = 1, kRunHooks, kHooksDone, kReady, kError, kFd };
+enum class SyncType : uint32_t { kGo = 1, kRunHooks, kHooksDone, kReady, kError, kFd, kStart };
 
 struct SyncMsg {
   SyncType type;
