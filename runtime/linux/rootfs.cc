@@ -4,6 +4,7 @@
 #include <sys/mount.h>
 #include <sys/stat.h>
 #include <sys/statvfs.h>
+#include <sys/sysmacros.h>
 #include <unistd.h>
 
 #include "core/sys.h"
@@ -68,25 +69,50 @@ unsigned long StatFlags(const char* path) {
   return f;
 }
 
-Result<void> ReadonlyPath(const std::string& path) {
-  if (mount(path.c_str(), path.c_str(), nullptr, MS_BIND | MS_REC, nullptr) < 0) {
-    if (errno == ENOENT) return {};
+// Both run after pivot_root, so "/" is the container's root; paths are
+// resolved in it through an fd and mounted via /proc/self/fd, so a symlink
+// planted in the image cannot redirect a mask or a read-only bind.
+Result<UniqueFd> OpenMaskTarget(int root, const std::string& path, const char* field) {
+  auto fd = OpenInRoot(root, path, O_PATH);
+  if (!fd && fd.error().sys_errno == ENOENT) return UniqueFd();
+  if (!fd) return Fail(SysError(std::string(field) + ": open", path));
+  return fd;
+}
+
+Result<void> ReadonlyPath(int root, const std::string& path) {
+  auto fd = SWORN_TRY(OpenMaskTarget(root, path, "linux.readonlyPaths"));
+  if (!fd) return {};
+  std::string p = FdPath(fd.get());
+  if (mount(p.c_str(), p.c_str(), nullptr, MS_BIND | MS_REC, nullptr) < 0)
     return Fail(SysError("linux.readonlyPaths: bind", path));
-  }
-  unsigned long f = MS_BIND | MS_REMOUNT | MS_RDONLY | MS_REC | StatFlags(path.c_str());
-  if (mount(nullptr, path.c_str(), nullptr, f, nullptr) < 0)
-    return Fail(SysError("linux.readonlyPaths: remount ro", path));
+  auto again = SWORN_TRY(OpenMaskTarget(root, path, "linux.readonlyPaths"));
+  std::string q = FdPath(again.get());
+  unsigned long f = MS_BIND | MS_REMOUNT | MS_RDONLY | MS_REC | StatFlags(q.c_str());
+  if (mount(nullptr, q.c_str(), nullptr, f, nullptr) < 0) return Fail(SysError("linux.readonlyPaths: remount ro", path));
   return {};
 }
 
-Result<void> MaskPath(const std::string& path) {
+// The null device used for masks, checked: an image whose /dev is a bind
+// mount could make /dev/null a symlink to a file the mask would then expose
+// read-write (runc's masked-path advisories of 2025).
+Result<UniqueFd> VerifiedNull() {
+  UniqueFd fd(open("/dev/null", O_PATH | O_NOFOLLOW | O_CLOEXEC));
+  if (!fd) return Fail(SysError("linux.maskedPaths: open", "/dev/null"));
   struct stat st;
-  if (lstat(path.c_str(), &st) < 0) {
-    if (errno == ENOENT) return {};
-    return Fail(SysError("linux.maskedPaths: stat", path));
-  }
-  int r = S_ISDIR(st.st_mode) ? mount("tmpfs", path.c_str(), "tmpfs", MS_RDONLY, "size=0k,nr_inodes=1")
-                              : mount("/dev/null", path.c_str(), nullptr, MS_BIND, nullptr);
+  if (fstat(fd.get(), &st) < 0) return Fail(SysError("fstat", "/dev/null"));
+  if (!S_ISCHR(st.st_mode) || st.st_rdev != makedev(1, 3))
+    return Fail(MakeError(Errc::kInvalidArgument, "linux.maskedPaths: /dev/null in the container is not the null device"));
+  return fd;
+}
+
+Result<void> MaskPath(int root, int null_fd, const std::string& path) {
+  auto fd = SWORN_TRY(OpenMaskTarget(root, path, "linux.maskedPaths"));
+  if (!fd) return {};
+  struct stat st;
+  if (fstat(fd.get(), &st) < 0) return Fail(SysError("linux.maskedPaths: stat", path));
+  std::string target = FdPath(fd.get());
+  int r = S_ISDIR(st.st_mode) ? mount("tmpfs", target.c_str(), "tmpfs", MS_RDONLY, "size=0k,nr_inodes=1")
+                              : mount(FdPath(null_fd).c_str(), target.c_str(), nullptr, MS_BIND, nullptr);
   if (r < 0) return Fail(SysError("linux.maskedPaths: mount over", path));
   return {};
 }
@@ -95,8 +121,13 @@ Result<void> MaskPath(const std::string& path) {
 
 Result<void> FinalizeRootfs(const spec::Spec& spec, bool in_userns) {
   SWORN_TRY(WriteSysctls(spec));
-  for (const auto& p : spec.linux.readonly_paths) SWORN_TRY(ReadonlyPath(p));
-  for (const auto& p : spec.linux.masked_paths) SWORN_TRY(MaskPath(p));
+  UniqueFd root(open("/", O_PATH | O_DIRECTORY | O_CLOEXEC));
+  if (!root) return Fail(SysError("open", "/"));
+  for (const auto& p : spec.linux.readonly_paths) SWORN_TRY(ReadonlyPath(root.get(), p));
+  if (!spec.linux.masked_paths.empty()) {
+    auto null = SWORN_TRY(VerifiedNull());
+    for (const auto& p : spec.linux.masked_paths) SWORN_TRY(MaskPath(root.get(), null.get(), p));
+  }
   if (spec.root_readonly) {
     unsigned long f = MS_BIND | MS_REMOUNT | MS_RDONLY | (in_userns ? StatFlags("/") : 0);
     if (mount(nullptr, "/", nullptr, f, nullptr) < 0) return Fail(SysError("root.readonly: remount / ro"));

@@ -285,3 +285,23 @@ def case_delete_stopped_kills_leftovers(t):
     t.expect(wait_until(lambda: not any(pid_alive(p) for p in left), 3), f"leftover processes {sorted(left)} survive")
     t.expect(not itlib.cgroup_dirs(t.cgroup_path(cid)), "cgroup left after delete")
 
+
+
+def case_masked_paths_refuse_fake_dev_null(t):
+    """A mask is a bind of /dev/null. When the image supplies /dev (a bind
+    mount) and its `null` is a symlink to a file, binding it would put that
+    file over the masked path; sworn refuses to start instead."""
+    cfg = t.config(["/bin/true"])
+    cid, bundle = t.bundle(cfg)
+    dev = bundle / "fake-dev"
+    dev.mkdir()
+    (bundle / "rootfs" / "secret").write_text("not a null device\n")
+    os.symlink("/secret", dev / "null")
+    cfg["mounts"] = [m for m in cfg["mounts"] if not m["destination"].startswith("/dev")]
+    cfg["mounts"].append({"destination": "/dev", "type": "bind", "source": str(dev), "options": ["rbind"]})
+    cfg["linux"]["maskedPaths"] = ["/proc/timer_list"]
+    itlib.write_json(bundle / "config.json", cfg)
+    res = t.rt("run", "--bundle", str(bundle), cid)
+    t.expect(res.rc not in (0, None), f"run with a symlinked /dev/null: {res.describe()}, want a failure")
+    t.expect("not the null device" in res.err, f"the error should say why: {res.err!r}")
+    t.expect(not (t.rt.root / cid).exists(), "state dir left behind")
