@@ -176,6 +176,9 @@ Result<void> Destroy(const std::vector<std::string>& dirs) {
       if (access(dir.c_str(), F_OK) < 0) continue;
       if (!WriteFile(dir + "/cgroup.kill", "1", O_WRONLY))
         for (pid_t pid : Pids({dir})) kill(pid, SIGKILL);
+      // Frozen tasks take a SIGKILL only once thawed (paused containers).
+      (void)WriteFile(dir + "/freezer.state", "THAWED", O_WRONLY);
+      (void)WriteFile(dir + "/cgroup.freeze", "0", O_WRONLY);
       if (rmdir(dir.c_str()) < 0 && errno != ENOENT) {
         if (errno != EBUSY) return Fail(SysError("rmdir", dir));
         left = true;

@@ -1,6 +1,8 @@
 #include "cgroup/stats.h"
 
 #include <fcntl.h>
+#include <sys/eventfd.h>
+#include <sys/inotify.h>
 #include <unistd.h>
 
 #include <thread>
@@ -153,10 +155,33 @@ uint64_t OomKills(const CgroupSet& s) {
   return KeyValues(d + (v2 ? "/memory.events" : "/memory.oom_control"))["oom_kill"];
 }
 
+Result<UniqueFd> OomNotifier(const CgroupSet& s) {
+  bool v2 = false;
+  std::string d = s.Dir("memory", &v2);
+  if (d.empty()) return Fail(MakeError(Errc::kUnsupported, "no memory cgroup to watch for OOM"));
+  if (v2) {
+    UniqueFd in(inotify_init1(IN_CLOEXEC | IN_NONBLOCK));
+    if (!in) return Fail(SysError("inotify_init1"));
+    if (inotify_add_watch(in.get(), (d + "/memory.events").c_str(), IN_MODIFY) < 0)
+      return Fail(SysError("inotify_add_watch", d + "/memory.events"));
+    return in;
+  }
+  UniqueFd ev(eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK));
+  UniqueFd oom(open((d + "/memory.oom_control").c_str(), O_RDONLY | O_CLOEXEC));
+  if (!ev || !oom) return Fail(SysError("open", d + "/memory.oom_control"));
+  SWORN_TRY(WriteFile(d + "/cgroup.event_control", std::to_string(ev.get()) + " " + std::to_string(oom.get()), O_WRONLY));
+  return ev;
+}
+
 Result<void> Freeze(const CgroupSet& s, bool frozen) {
-  bool v2 = !s.v2.empty() && access((s.v2 + "/cgroup.freeze").c_str(), F_OK) == 0;
   std::string v1 = s.Dir("freezer");
-  if (!v2 && v1.empty()) return Fail(MakeError(Errc::kUnsupported, "no freezer: neither cgroup.freeze nor a v1 freezer"));
+  bool has_v2 = !s.v2.empty() && access((s.v2 + "/cgroup.freeze").c_str(), F_OK) == 0;
+  // A v1 freezer wins where there is one (hybrid hosts), as with runc, so
+  // that containers paused by either runtime can be resumed by the other;
+  // thawing clears both.
+  bool v2 = v1.empty() && has_v2;
+  if (!has_v2 && v1.empty()) return Fail(MakeError(Errc::kUnsupported, "no freezer: neither cgroup.freeze nor a v1 freezer"));
+  if (!frozen && has_v2) SWORN_TRY(WriteFile(s.v2 + "/cgroup.freeze", "0", O_WRONLY));
   if (v2)
     SWORN_TRY(WriteFile(s.v2 + "/cgroup.freeze", frozen ? "1" : "0", O_WRONLY));
   else

@@ -1,4 +1,5 @@
 // ps, pause, resume, update, events.
+#include <poll.h>
 #include <signal.h>
 #include <unistd.h>
 
@@ -162,18 +163,29 @@ int Events(const Globals& g, const std::vector<std::string>& args) {
     emit("stats", first->stats);
     return 0;
   }
-  // OOM kills are polled every 100 ms; stats go out every interval.
+  // OOMs arrive on a notifier (they must be seen even when the container
+  // is deleted right after); stats go out every interval.
   uint64_t ooms = first->oom_kills;
+  auto notifier = container::WatchOom(g.root, id);
   auto next_stats = std::chrono::steady_clock::now();
   for (;;) {
+    pollfd p{notifier ? notifier->get() : -1, POLLIN, 0};
+    bool woke = poll(&p, 1, 100) > 0;
+    if (woke) {
+      char buf[4096];
+      (void)!read(p.fd, buf, sizeof(buf));
+    }
     auto s = container::TakeSample(g.root, id);
-    if (!s || s->status == state::Status::kStopped) return 0;
+    if (!s) {
+      if (woke) emit("oom", nullptr);  // the cgroup is gone, the count with it
+      return 0;
+    }
     for (; ooms < s->oom_kills; ++ooms) emit("oom", nullptr);
+    if (s->status == state::Status::kStopped) return 0;
     if (std::chrono::steady_clock::now() >= next_stats) {
       emit("stats", s->stats);
       next_stats += std::chrono::milliseconds(static_cast<int64_t>(secs * 1000));
     }
-    std::this_thread::sleep_for(std::chrono::milliseconds(100));
   }
 }
 

@@ -29,6 +29,7 @@ constexpr Verb kVerbs[] = {
     {"resume", Resume, "thaw a paused container"},
     {"update", Update, "change a container's resource limits"},
     {"events", Events, "stream stats and OOM events (or --stats once)"},
+    {"pledge", Pledge, "run a host command under pledge promises and unveil rules (pledge.com's flags)"},
     {"features", Features, "print the features this runtime implements (JSON)"},
     {"spec", SpecVerb, "write a default config.json"},
 };
@@ -56,8 +57,9 @@ Parsed ParseVerb(const po::options_description& desc, const std::vector<std::str
     // A flag that takes a value and has none attached consumes the next arg.
     std::string name = a.substr(a.find_first_not_of('-'));
     if (name.find('=') != std::string::npos) continue;
+    // boost keeps a short option's name with its dash ("-r").
     const po::option_description* d =
-        name.size() == 1 ? desc.find_nothrow(name, false, false, true) : desc.find_nothrow(name, false, false, false);
+        desc.find_nothrow(name.size() == 1 && a[1] != '-' ? "-" + name : name, false, false, false);
     if (d && d->semantic()->max_tokens() > 0 && !d->semantic()->is_required() && i + 1 < args.size() &&
         d->semantic()->min_tokens() > 0)
       flags.push_back(args[++i]);
@@ -105,6 +107,16 @@ static int Main(int argc, char** argv) {
   if (g.systemd_cgroup && access("/run/systemd/system", F_OK) != 0)
     return Report("--systemd-cgroup: systemd is not running on this host (no /run/systemd/system)");
   std::string verb = p.positional[0];
+  // pledge parses pledge.com's own flags (getopt, not urfave-style).
+  if (verb == "pledge") {
+    std::vector<std::string> rest;
+    for (int i = 1; i < argc; ++i)
+      if (std::string(argv[i]) == "pledge") {
+        rest.assign(argv + i + 1, argv + argc);
+        break;
+      }
+    return Pledge(g, rest);
+  }
   std::vector<std::string> rest(p.positional.begin() + 1, p.positional.end());
   for (const auto& v : kVerbs)
     if (verb == v.name) return v.fn(g, rest);

@@ -75,3 +75,15 @@ Result<Sample> TakeSample(const std::string& root, const std::string& id) {
 }
 
 }  // namespace sworn::container
+
+namespace sworn::container {
+
+Result<UniqueFd> WatchOom(const std::string& root, const std::string& id) {
+  state::Status s;
+  auto dir = SWORN_TRY(state::ContainerDir::Open(root, id, false));
+  auto st = SWORN_TRY(dir.Load());
+  (void)s;
+  return cgroup::OomNotifier(SWORN_TRY(cgroup::ResolveSet(st.cgroup_dirs)));
+}
+
+}  // namespace sworn::container

@@ -84,6 +84,8 @@ struct Sample {
   state::Status status;
 };
 Result<Sample> TakeSample(const std::string& root, const std::string& id);
+// See cgroup::OomNotifier.
+Result<UniqueFd> WatchOom(const std::string& root, const std::string& id);
 
 // Parses "TERM", "SIGTERM", "15"; kBadInput otherwise.
 Result<int> ParseSignal(std::string_view s);

@@ -2,7 +2,8 @@
 """CLI integration tests for sworn: exec, console sockets, foreground run,
 hooks, pid files/state/list/logs (here); namespaces, mount safety, fds,
 robustness, devices (cli_cases_more.py); more exec/hook/lifecycle corners
-(cli_cases_extra.py).  Shared plumbing is in itlib.py, on top of
+(cli_cases_extra.py); seccomp, pause/resume, update, events, ps, scheduling and
+linux.resources (cli_cases_resources.py).  Shared plumbing is in itlib.py, on top of
 conformance/harness.py.
 
     tests/integration/test_cli.py --sworn PATH [-k SUBSTR] [-v] [--keep]
@@ -404,8 +405,9 @@ def case_log_json_on_error(t):
 def all_cases():
     import cli_cases_extra
     import cli_cases_more
+    import cli_cases_resources
     cases = []
-    for mod in (sys.modules[__name__], cli_cases_more, cli_cases_extra):
+    for mod in (sys.modules[__name__], cli_cases_more, cli_cases_extra, cli_cases_resources):
         cases += [(n[len("case_"):], f) for n, f in vars(mod).items() if n.startswith("case_") and callable(f)]
     return cases
 
