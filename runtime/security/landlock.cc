@@ -45,7 +45,12 @@ struct NetPortAttr {
   uint64_t port;
 };
 
-std::string Quoted(std::string_view s) { return "\"" + std::string(s) + "\""; }
+std::string Quoted(std::string_view s) {
+  std::string q(1, '"');
+  q += s;
+  q += '"';
+  return q;
+}
 
 // Collapses repeated slashes and drops a trailing one, so that rules can be
 // compared by prefix.
