@@ -48,6 +48,7 @@ int Pause(const Globals&, const std::vector<std::string>&);
 int Resume(const Globals&, const std::vector<std::string>&);
 int Update(const Globals&, const std::vector<std::string>&);
 int Events(const Globals&, const std::vector<std::string>&);
+int Pledge(const Globals&, const std::vector<std::string>&);
 
 // Logs an error and returns the exit status for it.
 int Report(const std::string& message);

@@ -18,6 +18,7 @@
 #include "process/hooks.h"
 #include "process/init.h"
 #include "security/oci_seccomp.h"
+#include "security/sandbox.h"
 #include "security/dmz.h"
 
 namespace sworn::container {
@@ -82,7 +83,13 @@ Result<UniqueFd> DriveChild(const process::SyncSocket& sync, const state::Contai
   SWORN_TRY(process::RunHooks(spec.hooks.prestart, "prestart", hs));
   SWORN_TRY(process::RunHooks(spec.hooks.create_runtime, "createRuntime", hs));
   SWORN_TRY(sync.Send(process::SyncType::kHooksDone));
-  return AwaitReady(sync, notify, pid, HookState(st, state::Status::kCreated));
+  std::vector<std::string> warnings;
+  auto pty = SWORN_TRY(AwaitReady(sync, notify, pid, HookState(st, state::Status::kCreated), &warnings));
+  // What Landlock could not enforce on this kernel is also on record.
+  std::string dropped;
+  for (const auto& w : warnings) dropped += (dropped.empty() ? "" : "; ") + w;
+  if (!dropped.empty()) st.annotations["sworn.landlock.warnings"] = dropped;
+  return pty;
 }
 
 state::ContainerState InitialState(const CreateOptions& o, const std::string& bundle, const spec::Spec& spec,
@@ -112,6 +119,12 @@ Result<Created> Create(const std::string& root, const CreateOptions& o) {
   log::Debug("create: start");
   auto seccomp = SWORN_TRY(security::CompileOciSeccomp(spec.linux.seccomp));
   auto resources = SWORN_TRY(cgroup::ParseResources(spec.linux.resources));
+  auto sandbox = SWORN_TRY(security::ParseSandbox(spec.annotations));
+  for (const auto& w : sandbox.warnings) log::Warn(w);
+  std::optional<security::PledgeProgram> pledge;
+  if (sandbox.promises)
+    pledge = SWORN_TRY(security::CompilePledge(sandbox, EntrypointIsDynamic(spec.root_path, *spec.process),
+                                               (plan.clone_flags & CLONE_NEWPID) != 0));
   // Device rules always apply, as in runc: without them a container with
   // CAP_MKNOD could open the host's disks. linux.devices are allowed too.
   resources.has_devices = true;
@@ -158,6 +171,8 @@ Result<Created> Create(const std::string& root, const CreateOptions& o) {
   if (!seccomp.empty()) req.filters.push_back(&seccomp);
   auto dmz = SWORN_TRY(TrampolineFor(seccomp));
   req.dmz_fd = dmz.get();
+  req.sandbox = &sandbox;
+  req.pledge = pledge ? &*pledge : nullptr;
 
   Spawned child;
   {

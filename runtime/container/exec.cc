@@ -13,6 +13,7 @@
 #include "process/init.h"
 #include "process/sync.h"
 #include "security/oci_seccomp.h"
+#include "security/sandbox.h"
 #include "security/dmz.h"
 #include "spec/json_field.h"
 
@@ -100,6 +101,13 @@ Result<Created> Exec(const std::string& root, const ExecOptions& o) {
   if (!seccomp.empty()) req.filters.push_back(&seccomp);
   auto dmz = SWORN_TRY(TrampolineFor(seccomp));
   req.dmz_fd = dmz.get();
+  // An exec'd process lives under the container's promises and unveils too.
+  auto sandbox = SWORN_TRY(security::ParseSandbox(info.st.annotations));
+  std::optional<security::PledgeProgram> pledge;
+  if (sandbox.promises)
+    pledge = SWORN_TRY(security::CompilePledge(sandbox, EntrypointIsDynamic(info.st.rootfs, o.process), false));
+  req.sandbox = &sandbox;
+  req.pledge = pledge ? &*pledge : nullptr;
 
   UniqueFd v2;
   for (const auto& d : info.st.cgroup_dirs)

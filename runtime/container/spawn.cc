@@ -11,6 +11,7 @@
 #include "core/log.h"
 #include "core/sys.h"
 #include "security/dmz.h"
+#include "security/sandbox.h"
 
 #include <sys/socket.h>
 #include <sys/un.h>
@@ -175,6 +176,23 @@ Result<void> ForwardListener(const security::BpfProgram& p, int listener, pid_t 
 
 }  // namespace
 
+bool EntrypointIsDynamic(const std::string& rootfs, const spec::Process& p) {
+  UniqueFd root(open(rootfs.c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC));
+  if (!root) return true;
+  const std::string& arg0 = p.args[0];
+  std::vector<std::string> candidates;
+  if (arg0.find('/') != std::string::npos) {
+    candidates.push_back(arg0[0] == '/' ? arg0 : p.cwd + "/" + arg0);
+  } else {
+    for (const auto& e : p.env)
+      if (StartsWith(e, "PATH="))
+        for (const auto& dir : Split(e.substr(5), ':')) candidates.push_back((dir.empty() ? "." : dir) + "/" + arg0);
+  }
+  for (const auto& c : candidates)
+    if (OpenInRoot(root.get(), c, O_PATH)) return security::IsDynamic(root.get(), c);
+  return true;
+}
+
 Result<UniqueFd> TrampolineFor(const security::BpfProgram& seccomp) {
   if (!security::AllowsTrampoline(seccomp)) {
     log::Warn("linux.seccomp denies execveat: the process is exec'd without the sealed trampoline "
@@ -185,13 +203,18 @@ Result<UniqueFd> TrampolineFor(const security::BpfProgram& seccomp) {
 }
 
 Result<UniqueFd> AwaitReady(const process::SyncSocket& sync, const security::BpfProgram* notify, pid_t pid,
-                            const std::string& state_json) {
+                            const std::string& state_json, std::vector<std::string>* warnings) {
   UniqueFd pty;
   for (;;) {
     UniqueFd fd;
     auto m = SWORN_TRY(sync.Recv(&fd));
     if (m.type == process::SyncType::kError) return Fail(Error{Errc::kSystem, m.err, m.text});
     if (m.type == process::SyncType::kReady) return pty;
+    if (m.type == process::SyncType::kWarning) {
+      log::Warn(m.text);
+      if (warnings) warnings->push_back(m.text);
+      continue;
+    }
     if (m.type != process::SyncType::kFd)
       return Fail(MakeError(Errc::kSystem, "sync protocol: unexpected message " + std::to_string(int(m.type))));
     if (std::strcmp(m.text, "pty") == 0)

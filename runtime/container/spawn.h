@@ -77,7 +77,11 @@ Result<UniqueFd> TrampolineFor(const security::BpfProgram& seccomp);
 // seccomp listener is sent on to the profile's listenerPath along with the
 // container state (runc's containerProcessState), an error is returned.
 Result<UniqueFd> AwaitReady(const process::SyncSocket& sync, const security::BpfProgram* notify, pid_t pid,
-                            const std::string& state_json);
+                            const std::string& state_json, std::vector<std::string>* warnings = nullptr);
+
+// Whether the program args[0] resolves to inside `rootfs` needs a dynamic
+// loader (true when it cannot be found there: it may come from a mount).
+bool EntrypointIsDynamic(const std::string& rootfs, const spec::Process& p);
 
 Result<Spawned> SpawnRaw(int clone_flags, int cgroup_fd);
 

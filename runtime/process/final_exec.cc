@@ -39,40 +39,68 @@ static Result<void> LoadFilters(const std::vector<const security::BpfProgram*>& 
   return {};
 }
 
-Error ExecProcess(const spec::Process& p, const std::string& path, std::vector<std::string> env, int preserve_fds,
-                  const std::vector<const security::BpfProgram*>& filters, int dmz_fd) {
+namespace {
+
+// sworn.unveil and sworn.pledge, in the order the issue fixes: Landlock
+// first (it sets no_new_privs, so every filter after it loads without
+// CAP_SYS_ADMIN), then the OCI profile, the user switch, and the pledge
+// filter as the very last step: after it, only the secret execve passes.
+Result<void> SandboxedSteps(const spec::Process& p, const ExecPlan& plan) {
+  if (plan.landlock) SWORN_TRY(security::ApplyLandlock(*plan.landlock));
+  if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0) return Fail(SysError("prctl PR_SET_NO_NEW_PRIVS"));
+  SWORN_TRY(LoadFilters(plan.filters));
+  SWORN_TRY(linux_creds::SwitchUserAndCaps(p.user, p.capabilities));
+  if (plan.pledge) SWORN_TRY(security::LoadBpf(plan.pledge->prog));
+  return {};
+}
+
+Result<void> PlainSteps(const spec::Process& p, const ExecPlan& plan) {
+  // Without no_new_privs, loading a filter needs CAP_SYS_ADMIN: load it
+  // while still privileged (the profile must then allow the user switch).
+  // With it, load last, so the profile governs only the user's program.
+  if (!p.no_new_privileges) SWORN_TRY(LoadFilters(plan.filters));
+  SWORN_TRY(linux_creds::SwitchUserAndCaps(p.user, p.capabilities));
+  if (p.no_new_privileges) {
+    if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0) return Fail(SysError("prctl PR_SET_NO_NEW_PRIVS"));
+    SWORN_TRY(LoadFilters(plan.filters));
+  }
+  return {};
+}
+
+}  // namespace
+
+Error ExecProcess(const spec::Process& p, std::vector<std::string> env, const ExecPlan& plan) {
   // Nothing of the runtime may reach the container (CVE-2024-21626): every
   // fd past stdio and the preserved ones is closed at exec.
-  if (RawCloseRange(3 + preserve_fds, ~0U, CLOSE_RANGE_CLOEXEC) < 0) return SysError("close_range");
+  if (RawCloseRange(3 + plan.preserve_fds, ~0U, CLOSE_RANGE_CLOEXEC) < 0) return SysError("close_range");
   for (int s = 1; s < NSIG; ++s)
     if (s != SIGKILL && s != SIGSTOP) signal(s, SIG_DFL);
   sigset_t none;
   sigemptyset(&none);
   sigprocmask(SIG_SETMASK, &none, nullptr);
   linux_creds::AddHome(env, p.user.uid);
-  // Without no_new_privs, loading a filter needs CAP_SYS_ADMIN: load it
-  // while still privileged (the profile must then allow the user switch).
-  // With it, load last, so the profile governs only the user's program.
-  if (!p.no_new_privileges)
-    if (auto r = LoadFilters(filters); !r) return r.error();
-  if (auto r = linux_creds::SwitchUserAndCaps(p.user, p.capabilities); !r) return r.error();
-  if (p.no_new_privileges) {
-    if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0) return SysError("prctl PR_SET_NO_NEW_PRIVS");
-    if (auto r = LoadFilters(filters); !r) return r.error();
-  }
   std::vector<char*> argv, envp;
-  std::string target = path;
+  std::string target = plan.path;
   auto args = p.args;
-  if (dmz_fd >= 0) argv.push_back(target.data());  // sworn-dmz: execve(argv[0], argv + 1, envp)
+  bool dmz = plan.dmz_fd >= 0 && !plan.pledge;
+  if (dmz) argv.push_back(target.data());  // sworn-dmz: execve(argv[0], argv + 1, envp)
   for (auto& a : args) argv.push_back(a.data());
   argv.push_back(nullptr);
   for (auto& e : env) envp.push_back(e.data());
   envp.push_back(nullptr);
-  if (dmz_fd >= 0)
-    syscall(SYS_execveat, dmz_fd, "", argv.data(), envp.data(), AT_EMPTY_PATH);
-  else
-    execve(path.c_str(), argv.data(), envp.data());
-  return SysError("exec", path);
+  auto steps = plan.landlock || plan.pledge ? SandboxedSteps(p, plan) : PlainSteps(p, plan);
+  if (!steps) return steps.error();
+  if (plan.pledge) {
+    // The kernel ignores args 3..5 of execve; the pledge filter admits this
+    // one call by them. Nothing may run between the filter and this line.
+    const auto& s = plan.pledge->secret;
+    syscall(SYS_execve, target.c_str(), argv.data(), envp.data(), s[0], s[1], s[2]);
+  } else if (dmz) {
+    syscall(SYS_execveat, plan.dmz_fd, "", argv.data(), envp.data(), AT_EMPTY_PATH);
+  } else {
+    execve(target.c_str(), argv.data(), envp.data());
+  }
+  return SysError("exec", plan.path);
 }
 
 [[noreturn]] void ChildFail(const SyncSocket* sync, const Error& err) {

@@ -4,6 +4,8 @@
 #include "core/error.h"
 #include "process/sync.h"
 #include "security/bpf.h"
+#include "security/landlock.h"
+#include "security/sandbox.h"
 #include "spec/spec.h"
 
 namespace sworn::process {
@@ -14,9 +16,16 @@ Result<void> SetupTerminal(const spec::Process& p, int console_fd, bool to_paren
 // Closes every fd past the preserved ones, switches user and capabilities,
 // sets no_new_privs, loads the seccomp programs (in order; they stack) and
 // execs `path`. Returns only on failure.
-// With dmz_fd >= 0 the program is exec'd through the sealed trampoline.
-Error ExecProcess(const spec::Process& p, const std::string& path, std::vector<std::string> env, int preserve_fds,
-                  const std::vector<const security::BpfProgram*>& filters, int dmz_fd);
+struct ExecPlan {
+  std::string path;  // the resolved program
+  int preserve_fds = 0;
+  std::vector<const security::BpfProgram*> filters;  // linux.seccomp
+  int dmz_fd = -1;                                   // exec through the sealed trampoline
+  const security::LandlockPlan* landlock = nullptr;  // sworn.unveil
+  const security::PledgeProgram* pledge = nullptr;   // sworn.pledge.promises
+};
+// Returns only on failure.
+Error ExecProcess(const spec::Process& p, std::vector<std::string> env, const ExecPlan& plan);
 // Loads a filter early (SCMP_ACT_NOTIFY needs the parent to forward the
 // listener fd) and sends the listener over the sync socket.
 Result<void> LoadNotifyFilter(const security::BpfProgram& p, const SyncSocket& sync);

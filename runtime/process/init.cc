@@ -101,6 +101,17 @@ Result<void> WaitForStart(int fifo_fd, const SyncSocket& sync) {
 
 }  // namespace
 
+Result<std::optional<security::LandlockPlan>> PlanSandbox(const security::SandboxSpec* s, const std::string& path,
+                                                          const SyncSocket& sync) {
+  if (!s || !s->unveil) return std::optional<security::LandlockPlan>();
+  // Unveil paths are container paths: resolved in "/" after pivot_root.
+  UniqueFd root(open("/", O_PATH | O_DIRECTORY | O_CLOEXEC));
+  if (!root) return Fail(SysError("open", "/"));
+  auto plan = SWORN_TRY(security::PlanUnveil(*s, root.get(), path));
+  for (const auto& w : plan.warnings) SWORN_TRY(sync.Send(SyncType::kWarning, 0, w));
+  return std::optional(std::move(plan));
+}
+
 [[noreturn]] void ContainerInit(InitRequest& r) {
   // Until execve, nothing in the container may ptrace us or open our
   // /proc/PID/{mem,fd,exe}: we still hold the runtime's fds.
@@ -112,12 +123,15 @@ Result<void> WaitForStart(int fifo_fd, const SyncSocket& sync) {
   auto go = r.sync->Recv();
   if (!go || go->type != SyncType::kGo) _exit(1);  // the parent is gone or gave up
   r.hook_state["pid"] = go->err;
-  std::string path;
+  ExecPlan plan{{}, r.preserve_fds, r.filters, r.dmz_fd, nullptr, r.pledge};
+  std::optional<security::LandlockPlan> landlock;
   auto setup = [&]() -> Result<void> {
     SWORN_TRY(EnterNamespaces(r));
     SWORN_TRY(BuildRootfs(r));
     SWORN_TRY(PrepareProcess(r));
-    path = SWORN_TRY(linux_creds::LookPath(r.spec->process->args[0], r.spec->process->env));
+    plan.path = SWORN_TRY(linux_creds::LookPath(r.spec->process->args[0], r.spec->process->env));
+    landlock = SWORN_TRY(PlanSandbox(r.sandbox, plan.path, *r.sync));
+    if (landlock) plan.landlock = &*landlock;
     return {};
   };
   if (auto ok = setup(); !ok) ChildFail(r.sync, ok.error());
@@ -129,14 +143,15 @@ Result<void> WaitForStart(int fifo_fd, const SyncSocket& sync) {
   r.hook_state["status"] = "created";
   if (auto ok = RunHooks(r.spec->hooks.start_container, "startContainer", r.hook_state.dump()); !ok)
     ChildFail(nullptr, ok.error());
-  ChildFail(nullptr, ExecProcess(*r.spec->process, path, r.spec->process->env, r.preserve_fds, r.filters, r.dmz_fd));
+  ChildFail(nullptr, ExecProcess(*r.spec->process, r.spec->process->env, plan));
 }
 
 [[noreturn]] void ExecInit(ExecRequest& r) {
   prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
   CloseFdsExcept(3 + r.preserve_fds, {r.sync->fd(), r.pidfd, r.console_fd, r.dmz_fd});
   if (auto go = r.sync->Expect(SyncType::kGo); !go) _exit(1);
-  std::string path;
+  ExecPlan plan{{}, r.preserve_fds, r.filters, r.dmz_fd, nullptr, r.pledge};
+  std::optional<security::LandlockPlan> landlock;
   auto setup = [&]() -> Result<void> {
     if (r.setns_flags && setns(r.pidfd, r.setns_flags) < 0) return Fail(SysError("setns", "container namespaces"));
     close(r.pidfd);
@@ -146,7 +161,9 @@ Result<void> WaitForStart(int fifo_fd, const SyncSocket& sync) {
     SWORN_TRY(WithContext(linux_creds::ApplyRlimits(p.rlimits), "process.rlimits"));
     SWORN_TRY(linux_creds::ApplySchedulerAndIo(p));
     SWORN_TRY(linux_creds::ApplyLsmLabels(p));
-    path = SWORN_TRY(linux_creds::LookPath(p.args[0], p.env));
+    plan.path = SWORN_TRY(linux_creds::LookPath(p.args[0], p.env));
+    landlock = SWORN_TRY(PlanSandbox(r.sandbox, plan.path, *r.sync));
+    if (landlock) plan.landlock = &*landlock;
     return {};
   };
   if (auto ok = setup(); !ok) ChildFail(r.sync, ok.error());
@@ -155,7 +172,7 @@ Result<void> WaitForStart(int fifo_fd, const SyncSocket& sync) {
       if (auto ok = LoadNotifyFilter(*f, *r.sync); !ok) ChildFail(r.sync, ok.error());
   if (!r.sync->Send(SyncType::kReady)) _exit(1);
   // On success the sync socket closes with exec (CLOEXEC): the parent reads EOF.
-  ChildFail(r.sync, ExecProcess(r.process, path, r.process.env, r.preserve_fds, r.filters, r.dmz_fd));
+  ChildFail(r.sync, ExecProcess(r.process, r.process.env, plan));
 }
 
 }  // namespace sworn::process

@@ -11,6 +11,7 @@
 #include "core/fd.h"
 #include "process/sync.h"
 #include "security/bpf.h"
+#include "security/sandbox.h"
 #include "spec/spec.h"
 
 namespace sworn::process {
@@ -39,9 +40,16 @@ struct InitRequest {
                                      // child fills in pid (from kGo) and status
   std::vector<const security::BpfProgram*> filters;  // linux.seccomp, then pledge
   int dmz_fd = -1;                   // sealed sworn-dmz, or -1 to exec directly
+  const security::SandboxSpec* sandbox = nullptr;      // sworn.* annotations
+  const security::PledgeProgram* pledge = nullptr;     // compiled by the parent
 };
 
 [[noreturn]] void ContainerInit(InitRequest& req);
+
+// The Landlock plan for the sandbox annotations (none without sworn.unveil);
+// what Landlock cannot do on this kernel goes to the parent as warnings.
+Result<std::optional<security::LandlockPlan>> PlanSandbox(const security::SandboxSpec* s, const std::string& path,
+                                                          const SyncSocket& sync);
 
 struct ExecRequest {
   spec::Process process;
@@ -53,6 +61,8 @@ struct ExecRequest {
   int preserve_fds = 0;
   std::vector<const security::BpfProgram*> filters;
   int dmz_fd = -1;
+  const security::SandboxSpec* sandbox = nullptr;
+  const security::PledgeProgram* pledge = nullptr;
 };
 
 [[noreturn]] void ExecInit(ExecRequest& req);

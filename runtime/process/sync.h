@@ -28,7 +28,7 @@
 
 namespace sworn::process {
 
-enum class SyncType : uint32_t { kGo = 1, kRunHooks, kHooksDone, kReady, kError, kFd, kStart };
+enum class SyncType : uint32_t { kGo = 1, kRunHooks, kHooksDone, kReady, kError, kFd, kStart, kWarning };
 
 struct SyncMsg {
   SyncType type;

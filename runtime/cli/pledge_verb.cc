@@ -1,0 +1,187 @@
+// `sworn pledge`: pledge.com's command line, run on the host without a
+// container, under the same promises and unveils as a sworn container, so
+// that nomad-pledge-driver's pledge_executable can point at sworn.
+//
+//   sworn pledge [-p PROMISES]... [-v [PERM:]PATH]... [-k] [-V] [-n] [-N]
+//                [-u UID] [-g GID] [-c DIR] [-C SECS] [-M BYTES] [-F BYTES]
+//                [-O FILES] [-P PROCS] [-T pledge|unveil] [--] PROG ARGS...
+//
+// Exit codes follow pledge.com: 10 program not found, 11-18 set*id, 19
+// pledge, 20 unveil, 21 bad promises, 64 usage, 127 execve failed.
+#include <getopt.h>
+#include <grp.h>
+#include <sched.h>
+#include <sys/capability.h>
+#include <sys/prctl.h>
+#include <sys/resource.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include <cstdio>
+
+#include "cli/cli.h"
+#include "core/sys.h"
+#include "linux/creds.h"
+#include "security/auto_unveil.h"
+#include "security/sandbox.h"
+
+extern char** environ;
+
+namespace sworn::cli {
+namespace {
+
+struct PledgeArgs {
+  std::string promises;
+  bool any_p = false, kill = false, no_unveil = false, nice = false;
+  std::vector<std::string> unveils;
+  std::optional<uid_t> uid;
+  std::optional<gid_t> gid;
+  std::string chroot_dir, test;
+  std::vector<std::pair<int, rlim_t>> rlimits;
+  std::vector<std::string> command;
+};
+
+int Die(int code, const std::string& msg) {
+  std::fprintf(stderr, "sworn pledge: %s\n", msg.c_str());
+  return code;
+}
+
+// Sizes with pledge.com's SI suffixes (base 1024): 4gb, 512m, 64k.
+bool ParseSize(const char* s, rlim_t& out) {
+  char* end;
+  double v = std::strtod(s, &end);
+  if (end == s || v < 0) return false;
+  std::string u = end;
+  for (auto& c : u) c = static_cast<char>(tolower(c));
+  double m = u.empty() || u == "b" ? 1 : u[0] == 'k' ? 1024.0 : u[0] == 'm' ? 1048576.0 : u[0] == 'g' ? 1073741824.0
+           : u[0] == 't' ? 1099511627776.0 : 0;
+  if (m == 0) return false;
+  out = static_cast<rlim_t>(v * m);
+  return true;
+}
+
+// Returns 0 to go on, or the exit code.
+int ParseArgs(const std::vector<std::string>& in, PledgeArgs& a) {
+  std::vector<std::string> store = {"sworn pledge"};
+  store.insert(store.end(), in.begin(), in.end());
+  std::vector<char*> argv;
+  for (auto& s : store) argv.push_back(s.data());
+  argv.push_back(nullptr);
+  optind = 1;
+  int c;
+  rlim_t v;
+  while ((c = getopt(static_cast<int>(store.size()), argv.data(), "+hnqkNVDT:p:u:g:c:C:P:M:F:O:v:")) != -1) {
+    switch (c) {
+      case 'p':
+        if (a.any_p) a.promises += ' ';
+        a.promises += optarg;
+        a.any_p = true;
+        break;
+      case 'v': a.unveils.push_back(optarg); break;
+      case 'k': a.kill = true; break;
+      case 'V': a.no_unveil = true; break;
+      case 'n': a.nice = true; break;
+      case 'q': case 'N': case 'D': break;  // logging is off; fds are always normalised; caps: see below
+      case 'u': a.uid = static_cast<uid_t>(std::atol(optarg)); break;
+      case 'g': a.gid = static_cast<gid_t>(std::atol(optarg)); break;
+      case 'c': a.chroot_dir = optarg; break;
+      case 'T': a.test = optarg; break;
+      case 'C': if (!ParseSize(optarg, v)) return Die(1, "-C: bad number"); a.rlimits.push_back({RLIMIT_CPU, v}); break;
+      case 'M': if (!ParseSize(optarg, v)) return Die(1, "-M: bad size"); a.rlimits.push_back({RLIMIT_AS, v}); break;
+      case 'F': if (!ParseSize(optarg, v)) return Die(1, "-F: bad size"); a.rlimits.push_back({RLIMIT_FSIZE, v}); break;
+      case 'O': if (!ParseSize(optarg, v)) return Die(1, "-O: bad number"); a.rlimits.push_back({RLIMIT_NOFILE, v}); break;
+      case 'P': if (!ParseSize(optarg, v)) return Die(1, "-P: bad number"); a.rlimits.push_back({RLIMIT_NPROC, v}); break;
+      case 'h':
+        std::printf("usage: sworn pledge [-p PROMISES] [-v [PERM:]PATH]... [-kVn] [-u UID] [-g GID] [-c DIR]\n"
+                    "                    [-C SECS] [-M BYTES] [-F BYTES] [-O FILES] [-P PROCS] [-T pledge|unveil] PROG ARGS\n");
+        return -1;
+      default: return 64;
+    }
+  }
+  a.command.assign(store.begin() + optind, store.end());
+  if (!a.any_p) a.promises = "stdio rpath";  // pledge.com's default
+  return 0;
+}
+
+// rlimits (clamped to the hard limit, as pledge.com does), niceness, chroot.
+int Prepare(const PledgeArgs& a) {
+  for (auto [res, val] : a.rlimits) {
+    rlimit cur;
+    getrlimit(res, &cur);
+    rlimit l{std::min(val, cur.rlim_max), std::min(val, cur.rlim_max)};
+    if (setrlimit(res, &l) < 0) return Die(1, "setrlimit: " + std::string(strerror(errno)));
+  }
+  if (a.nice) {
+    (void)!nice(19);
+    syscall(SYS_ioprio_set, 1, 0, 3 << 13);
+    sched_param sp{};
+    sched_setscheduler(0, SCHED_IDLE, &sp);
+  }
+  if (!a.chroot_dir.empty() && (chdir(a.chroot_dir.c_str()) < 0 || chroot(".") < 0))
+    return Die(7, "chroot " + a.chroot_dir + ": " + strerror(errno));
+  return 0;
+}
+
+int SwitchIds(const PledgeArgs& a) {
+  // Root drops its bounding set first, as pledge.com does (a no-op otherwise).
+  for (int c = 0; c <= CAP_LAST_CAP && geteuid() == 0; ++c) prctl(PR_CAPBSET_DROP, c, 0, 0, 0);
+  if (a.gid && (setgroups(0, nullptr) < 0 || setresgid(*a.gid, *a.gid, *a.gid) < 0)) return Die(11, "setgid failed");
+  if (a.uid && setresuid(*a.uid, *a.uid, *a.uid) < 0) return Die(13, "setuid failed");
+  return 0;
+}
+
+}  // namespace
+
+int Pledge(const Globals&, const std::vector<std::string>& args) {
+  PledgeArgs a;
+  if (int rc = ParseArgs(args, a); rc != 0) return rc < 0 ? 0 : rc;
+  if (a.test == "pledge") return 0;  // seccomp filters are always there on the kernels sworn supports
+  if (a.test == "unveil") return security::LandlockAbi() > 0 ? 0 : 1;
+  if (!a.test.empty()) return Die(64, "-T: expected pledge or unveil");
+  if (a.command.empty()) return Die(64, "expected a program to run");
+  CloseFdsExcept(3, {});  // as pledge.com: nothing of the caller's past stdio
+  if (int rc = Prepare(a); rc) return rc;
+  std::vector<std::string> env;
+  for (char** e = environ; *e; ++e)
+    if (!StartsWith(*e, "LD_PRELOAD=") && !StartsWith(*e, "_PLEDGE=")) env.push_back(*e);
+  auto path = linux_creds::LookPath(a.command[0], env);
+  if (!path) return Die(10, path.error().Message());
+
+  std::map<std::string, std::string> ann = {{"sworn.pledge.promises", a.promises},
+                                            {"sworn.pledge.penalty", a.kill ? "kill" : "eperm"}};
+  auto spec = security::ParseSandbox(ann);
+  if (!spec) return Die(21, "bad promises list: " + spec.error().Message());
+  for (const auto& w : spec->warnings) std::fprintf(stderr, "sworn pledge: warning: %s\n", w.c_str());
+  std::optional<security::LandlockPlan> landlock;
+  if (!a.no_unveil) {
+    security::LandlockPolicy policy;
+    for (const auto& v : a.unveils) {
+      auto rule = security::ParseUnveil(v, "-v");
+      if (!rule) return Die(20, rule.error().Message());
+      if (access(rule->path.c_str(), F_OK) < 0) continue;  // pledge.com skips missing paths
+      policy.rules.push_back(*rule);
+    }
+    for (auto& r : security::PromiseUnveils(*spec->promises)) policy.rules.push_back(std::move(r));
+    spec->unveil = std::move(policy);
+    auto plan = security::PlanUnveil(*spec, security::kHostRoot, *path);
+    if (!plan) return Die(20, plan.error().Message());
+    landlock = std::move(*plan);
+  }
+  auto pledge = security::CompilePledge(*spec, security::IsDynamic(security::kHostRoot, *path), false);
+  if (!pledge) return Die(19, pledge.error().Message());
+  if (int rc = SwitchIds(a); rc) return rc;
+  std::vector<char*> argv, envp;
+  for (auto& s : a.command) argv.push_back(s.data());
+  argv.push_back(nullptr);
+  for (auto& s : env) envp.push_back(s.data());
+  envp.push_back(nullptr);
+  if (landlock)
+    if (auto r = security::ApplyLandlock(*landlock); !r) return Die(20, r.error().Message());
+  if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0) return Die(19, "no_new_privs: " + std::string(strerror(errno)));
+  if (auto r = security::LoadBpf(pledge->prog); !r) return Die(19, r.error().Message());
+  const auto& s = pledge->secret;
+  syscall(SYS_execve, path->c_str(), argv.data(), envp.data(), s[0], s[1], s[2]);
+  return 127;  // nothing may run here under the filter but _exit
+}
+
+}  // namespace sworn::cli
