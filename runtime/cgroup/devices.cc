@@ -51,7 +51,10 @@ int32_t AccessBits(const std::string& a) {
   return bits;
 }
 
-Result<UniqueFd> LoadProgram(const std::vector<BpfInsn>& prog) {
+}  // namespace
+
+Result<UniqueFd> LoadDeviceProgram(const std::vector<DeviceRule>& rules) {
+  auto prog = DeviceProgram(rules);
   union bpf_attr a;
   std::memset(&a, 0, sizeof(a));
   a.prog_type = BPF_PROG_TYPE_CGROUP_DEVICE;
@@ -64,8 +67,10 @@ Result<UniqueFd> LoadProgram(const std::vector<BpfInsn>& prog) {
   return UniqueFd(static_cast<int>(fd));
 }
 
+namespace {
+
 Result<void> AttachV2(const std::vector<DeviceRule>& rules, const std::string& dir) {
-  auto prog = SWORN_TRY(LoadProgram(DeviceProgram(rules)));
+  auto prog = SWORN_TRY(LoadDeviceProgram(rules));
   UniqueFd cg(open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
   if (!cg) return Fail(SysError("open", dir));
   // Programs attached before (an earlier create or update) are replaced.
@@ -129,6 +134,9 @@ std::vector<BpfInsn> DeviceProgram(const std::vector<DeviceRule>& rules) {
       if ((block[i].code & 0x07) == BPF_JMP && (block[i].code & 0xF0) == BPF_JNE)
         block[i].off = static_cast<int16_t>(block.size() - 1 - i);
     p.insert(p.end(), block.begin(), block.end());
+    // A rule that matches everything ends the program: the verifier rejects
+    // the unreachable instructions that would follow it.
+    if (block.size() == 2) return p;
   }
   p.push_back(Alu64Imm(BPF_MOV, 0, 0));
   p.push_back(Exit());

@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "cgroup/resources.h"
+#include "core/fd.h"
 
 namespace sworn::cgroup {
 
@@ -22,5 +23,7 @@ struct BpfInsn {
   int32_t imm;
 };
 std::vector<BpfInsn> DeviceProgram(const std::vector<DeviceRule>& rules);
+// Loads it (BPF_PROG_LOAD, root only): the kernel verifier's verdict.
+Result<UniqueFd> LoadDeviceProgram(const std::vector<DeviceRule>& rules);
 
 }  // namespace sworn::cgroup

@@ -317,6 +317,26 @@ t_unified() {
     cleanup
 }
 
+# cgroup2 has no devices files: access rules are an eBPF program attached to
+# the container's cgroup. mknod is allowed for any node (runc's default list),
+# but opening /dev/kmsg (c 1:11, not in the list) must fail; /dev/null works.
+t_devices() {
+    bundle devices '["sh", "-c", "mknod /tmp/km c 1 11; if head -c1 /tmp/km > /dev/null 2>&1; then echo kmsg-open; else echo kmsg-denied; fi; mknod /tmp/nl c 1 3; echo x > /tmp/nl && echo null-ok"]' \
+        '{"devices": [{"allow": false, "access": "rwm"}]}'
+    caps='"CAP_MKNOD", "CAP_DAC_OVERRIDE"'
+    sed -i "s|\"cwd\": \"/\"|\"cwd\": \"/\", \"capabilities\": {\"bounding\": [$caps], \"effective\": [$caps], \"permitted\": [$caps]}|" "$B/config.json"
+    OUT=$B/out
+    rt run --bundle "$B" "$ID" > "$OUT" 2>&1 < /dev/null
+    verbose "$OUT"
+    if grep -q kmsg-denied "$OUT" && grep -q null-ok "$OUT"; then
+        pass device_filter "kmsg denied, null allowed"
+    else
+        fail device_filter "$(one_line "$OUT")"
+    fi
+    rm -f "$ROOTFS/tmp/km" "$ROOTFS/tmp/nl"
+    cleanup
+}
+
 # ---------------------------------------------------------------- main
 
 echo "guest: $(uname -r), controllers: $(cat $CG/cgroup.subtree_control)"
@@ -336,6 +356,7 @@ for RT in $RUNTIMES; do
         t_cpu
         t_cpuset
         t_unified
+        t_devices
     fi
     t1=$(cut -d' ' -f1 /proc/uptime)
     echo "TIME $RT $(echo "$t0 $t1" | awk '{printf "%.1f", $2-$1}')s"
