@@ -23,6 +23,7 @@
 #include "core/sys.h"
 #include "linux/creds.h"
 #include "security/auto_unveil.h"
+#include "security/dmz.h"
 #include "security/sandbox.h"
 
 extern char** environ;
@@ -169,6 +170,16 @@ int Pledge(const Globals&, const std::vector<std::string>& args) {
   }
   auto pledge = security::CompilePledge(*spec, security::IsDynamic(security::kHostRoot, *path), false);
   if (!pledge) return Die(19, pledge.error().Message());
+  // A dynamic program is narrowed to its promises after ld.so by the preload.
+  UniqueFd so, prog;
+  if (pledge->after_startup) {
+    auto s1 = security::SealedRepledge();
+    auto s2 = security::SealedFilter(*pledge->after_startup);
+    if (!s1 || !s2) return Die(19, (s1 ? s2.error() : s1.error()).Message());
+    so = std::move(*s1);
+    prog = std::move(*s2);
+    if (auto r = security::InheritRepledge(so.get(), prog.get(), env); !r) return Die(19, r.error().Message());
+  }
   if (int rc = SwitchIds(a); rc) return rc;
   std::vector<char*> argv, envp;
   for (auto& s : a.command) argv.push_back(s.data());

@@ -173,6 +173,9 @@ Result<Created> Create(const std::string& root, const CreateOptions& o) {
   req.dmz_fd = dmz.get();
   req.sandbox = &sandbox;
   req.pledge = pledge ? &*pledge : nullptr;
+  auto repledge = SWORN_TRY(RepledgeFor(pledge));
+  req.repledge_so_fd = repledge.so.get();
+  req.repledge_prog_fd = repledge.prog.get();
 
   Spawned child;
   {

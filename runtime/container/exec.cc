@@ -108,6 +108,9 @@ Result<Created> Exec(const std::string& root, const ExecOptions& o) {
     pledge = SWORN_TRY(security::CompilePledge(sandbox, EntrypointIsDynamic(info.st.rootfs, o.process), false));
   req.sandbox = &sandbox;
   req.pledge = pledge ? &*pledge : nullptr;
+  auto repledge = SWORN_TRY(RepledgeFor(pledge));
+  req.repledge_so_fd = repledge.so.get();
+  req.repledge_prog_fd = repledge.prog.get();
 
   UniqueFd v2;
   for (const auto& d : info.st.cgroup_dirs)

@@ -193,6 +193,14 @@ bool EntrypointIsDynamic(const std::string& rootfs, const spec::Process& p) {
   return true;
 }
 
+Result<Repledge> RepledgeFor(const std::optional<security::PledgeProgram>& pledge) {
+  Repledge r;
+  if (!pledge || !pledge->after_startup) return r;
+  r.so = SWORN_TRY(security::SealedRepledge());
+  r.prog = SWORN_TRY(security::SealedFilter(*pledge->after_startup));
+  return r;
+}
+
 Result<UniqueFd> TrampolineFor(const security::BpfProgram& seccomp) {
   if (!security::AllowsTrampoline(seccomp)) {
     log::Warn("linux.seccomp denies execveat: the process is exec'd without the sealed trampoline "

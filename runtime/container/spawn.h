@@ -11,6 +11,7 @@
 #include "process/init.h"
 #include "process/sync.h"
 #include "security/bpf.h"
+#include "security/sandbox.h"
 #include "spec/spec.h"
 
 namespace sworn::container {
@@ -72,6 +73,13 @@ Result<void> WriteIdMaps(pid_t pid, const spec::Linux& linux);
 // The sealed trampoline for the final exec, or an empty fd when the seccomp
 // profile would refuse its execveat (then with a warning).
 Result<UniqueFd> TrampolineFor(const security::BpfProgram& seccomp);
+
+// The repledge preload and its filter, as sealed memfds, when the pledge
+// has an after-startup filter (dynamic entrypoints).
+struct Repledge {
+  UniqueFd so, prog;
+};
+Result<Repledge> RepledgeFor(const std::optional<security::PledgeProgram>& pledge);
 
 // Reads the child's messages up to kReady: a pty master is returned, a
 // seccomp listener is sent on to the profile's listenerPath along with the

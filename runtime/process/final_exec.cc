@@ -12,6 +12,7 @@
 #include "core/sys.h"
 #include "linux/console.h"
 #include "linux/creds.h"
+#include "security/dmz.h"
 
 namespace sworn::process {
 
@@ -69,6 +70,14 @@ Result<void> PlainSteps(const spec::Process& p, const ExecPlan& plan) {
 
 }  // namespace
 
+// A dynamic pledged program starts with rpath and prot_exec for ld.so; the
+// repledge preload (two fds the program inherits, closed by the preload)
+// then narrows it to its promises before the program's own code runs.
+Result<void> PassRepledge(const ExecPlan& plan, std::vector<std::string>& env) {
+  if (!plan.pledge || !plan.pledge->after_startup || plan.repledge_so_fd < 0) return {};
+  return security::InheritRepledge(plan.repledge_so_fd, plan.repledge_prog_fd, env);
+}
+
 Error ExecProcess(const spec::Process& p, std::vector<std::string> env, const ExecPlan& plan) {
   // Nothing of the runtime may reach the container (CVE-2024-21626): every
   // fd past stdio and the preserved ones is closed at exec.
@@ -79,6 +88,7 @@ Error ExecProcess(const spec::Process& p, std::vector<std::string> env, const Ex
   sigemptyset(&none);
   sigprocmask(SIG_SETMASK, &none, nullptr);
   linux_creds::AddHome(env, p.user.uid);
+  if (auto r = PassRepledge(plan, env); !r) return r.error();
   std::vector<char*> argv, envp;
   std::string target = plan.path;
   auto args = p.args;

@@ -23,6 +23,7 @@ struct ExecPlan {
   int dmz_fd = -1;                                   // exec through the sealed trampoline
   const security::LandlockPlan* landlock = nullptr;  // sworn.unveil
   const security::PledgeProgram* pledge = nullptr;   // sworn.pledge.promises
+  int repledge_so_fd = -1, repledge_prog_fd = -1;    // pledge->after_startup, for the preload
 };
 // Returns only on failure.
 Error ExecProcess(const spec::Process& p, std::vector<std::string> env, const ExecPlan& plan);

@@ -40,6 +40,7 @@ struct InitRequest {
                                      // child fills in pid (from kGo) and status
   std::vector<const security::BpfProgram*> filters;  // linux.seccomp, then pledge
   int dmz_fd = -1;                   // sealed sworn-dmz, or -1 to exec directly
+  int repledge_so_fd = -1, repledge_prog_fd = -1;  // for a dynamic pledged entrypoint
   const security::SandboxSpec* sandbox = nullptr;      // sworn.* annotations
   const security::PledgeProgram* pledge = nullptr;     // compiled by the parent
 };
@@ -61,6 +62,7 @@ struct ExecRequest {
   int preserve_fds = 0;
   std::vector<const security::BpfProgram*> filters;
   int dmz_fd = -1;
+  int repledge_so_fd = -1, repledge_prog_fd = -1;
   const security::SandboxSpec* sandbox = nullptr;
   const security::PledgeProgram* pledge = nullptr;
 };

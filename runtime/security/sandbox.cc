@@ -99,6 +99,12 @@ Result<PledgeProgram> CompilePledge(const SandboxSpec& s, bool dynamic, bool new
   if (dynamic) b.Promise("rpath").Promise("prot_exec");
   if (new_pid_ns) b.SelfPid(1);
   out.prog = SWORN_TRY(b.TryBuild());
+  if (dynamic) {
+    PledgeBuilder exact;
+    exact.Promises(*s.promises).Penalty(s.penalty);
+    if (new_pid_ns) exact.SelfPid(1);
+    out.after_startup = SWORN_TRY(exact.TryBuild());
+  }
   return out;
 }
 

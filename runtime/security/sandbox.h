@@ -44,6 +44,9 @@ Result<SandboxSpec> ParseSandbox(const std::map<std::string, std::string>& annot
 struct PledgeProgram {
   BpfProgram prog;
   std::array<uint64_t, 3> secret{};
+  // For a dynamic program: exactly the promises, stacked by the repledge
+  // preload once ld.so is done (no exec secret: nothing may exec after it).
+  std::optional<BpfProgram> after_startup;
 };
 Result<PledgeProgram> CompilePledge(const SandboxSpec& s, bool dynamic, bool new_pid_ns);
 

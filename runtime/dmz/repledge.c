@@ -1,0 +1,82 @@
+/* libsworn-repledge.so: narrows a pledged dynamic program to exactly its
+ * promises once ld.so has loaded it. A dynamic entrypoint starts under its
+ * promises plus rpath and prot_exec (ld.so must open and map libraries);
+ * this preload's constructor then stacks a second filter holding only the
+ * promises, before the program's own constructors and main run.
+ *
+ * It uses no libc (it must load under any libc, glibc or musl). The filter
+ * arrives on the fd named by SWORN_PLEDGE_FD (with this file's own fd after
+ * a comma); both are closed after use.
+ * If anything fails, the process exits: it must never run wider than it
+ * promised. */
+#include <asm/unistd.h>
+#include <linux/filter.h>
+#include <linux/seccomp.h>
+
+static long sys3(long n, long a, long b, long c) {
+  long r;
+  __asm__ volatile("syscall" : "=a"(r) : "a"(n), "D"(a), "S"(b), "d"(c) : "rcx", "r11", "memory");
+  return r;
+}
+
+__attribute__((noreturn)) static void die(const char* msg, long len) {
+  sys3(__NR_write, 2, (long)msg, len);
+  sys3(__NR_exit_group, 126, 0, 0);
+  for (;;) {
+  }
+}
+
+#define DIE(s) die(s, sizeof(s) - 1)
+
+extern char** environ __attribute__((weak));
+
+static int starts(const char* s, const char* prefix) {
+  while (*prefix && *s == *prefix) ++s, ++prefix;
+  return *prefix == 0;
+}
+
+/* Finds SWORN_PLEDGE_FD=<filter fd>,<preload fd> and retires it and
+ * LD_PRELOAD by renaming them in place (same length, no allocation), so the
+ * program and its children see neither. */
+static long take_fds(char** envp, long* so_fd) {
+  long fd = -1;
+  *so_fd = -1;
+  for (; envp && *envp; ++envp) {
+    char* e = *envp;
+    if (starts(e, "LD_PRELOAD=")) {
+      static const char gone[] = "SWORN_DONE";
+      for (int i = 0; gone[i]; ++i) e[i] = gone[i];
+    } else if (starts(e, "SWORN_PLEDGE_FD=")) {
+      static const char ok[] = "SWORN_PLEDGE_OK";
+      for (int i = 0; ok[i]; ++i) e[i] = ok[i];
+      const char* p = e + 16;
+      for (fd = 0; *p >= '0' && *p <= '9'; ++p) fd = fd * 10 + (*p - '0');
+      if (*p == ',')
+        for (*so_fd = 0, ++p; *p >= '0' && *p <= '9'; ++p) *so_fd = *so_fd * 10 + (*p - '0');
+    }
+  }
+  return fd;
+}
+
+static struct sock_filter insns[4096];
+
+/* glibc passes (argc, argv, envp) to initializers; musl passes nothing,
+ * so environ is the fallback. */
+__attribute__((constructor)) static void repledge(int argc, char** argv, char** envp) {
+  (void)argc;
+  (void)argv;
+  long so_fd;
+  long fd = take_fds(envp ? envp : (&environ ? environ : 0), &so_fd);
+  if (fd < 0) DIE("sworn: repledge: SWORN_PLEDGE_FD is not set\n");
+  if (so_fd >= 0) sys3(__NR_close, so_fd, 0, 0);  /* ld.so mapped us through its own open */
+  unsigned long got = 0, want = sizeof(insns);
+  long n;
+  while (got < want && (n = sys3(__NR_read, fd, (long)insns + got, want - got)) > 0) got += n;
+  sys3(__NR_close, fd, 0, 0);
+  if (got == 0 || got % sizeof(struct sock_filter) != 0) DIE("sworn: repledge: bad filter\n");
+  struct sock_fprog prog = {(unsigned short)(got / sizeof(struct sock_filter)), insns};
+  /* prctl, not seccomp(2): the stdio promise admits prctl(PR_SET_SECCOMP)
+   * (re-pledging), while the seccomp syscall is outside every promise. */
+  if (sys3(__NR_prctl, 22 /* PR_SET_SECCOMP */, SECCOMP_MODE_FILTER, (long)&prog) != 0)
+    DIE("sworn: repledge: prctl(PR_SET_SECCOMP) failed\n");
+}
