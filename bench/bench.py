@@ -85,8 +85,8 @@ def timed_spawn(argv, log):
 class Subject:
     """One thing being timed: a runtime running the bundle, or the crun wrapper alone."""
 
-    def __init__(self, name, runtime=None):
-        self.name, self.runtime = name, runtime
+    def __init__(self, name, runtime=None, bundle=None):
+        self.name, self.runtime, self.own_bundle = name, runtime, bundle
         self.times, self.rss, self.failures = [], [], 0
         self.cgroup_prefix = f"/sworn-bench-{os.getpid()}-{name}"
         self.count = 0
@@ -104,6 +104,7 @@ class Subject:
     def once(self, bundle, log, record):
         if self.failures >= MAX_FAILURES:
             return
+        bundle = self.own_bundle or bundle
         argv, cid = self.argv(bundle)
         log.seek(0)
         log.truncate()
@@ -197,6 +198,11 @@ def limits_and_seccomp():
                                     "pids": {"limit": 100}}}}
 
 
+def variant(text):
+    label, _, patch = text.partition("=")
+    return label, json.loads(patch)
+
+
 def parse_args():
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--sworn", help="path to the sworn binary")
@@ -207,6 +213,9 @@ def parse_args():
     p.add_argument("--limits-and-seccomp", action="store_true",
                    help="add memory, cpu and pids limits and podman's default seccomp profile "
                         "(containers-common's seccomp.json, converted as podman does)")
+    p.add_argument("--sworn-variant", action="append", default=[], type=variant, metavar="LABEL=PATCH",
+                   help="also time sworn on the bundle with this JSON merge patch, e.g. "
+                        "pledged='{\"annotations\": {\"sworn.pledge.promises\": \"stdio rpath\"}}'")
     p.add_argument("--timeout", type=float, default=TIMEOUT, help="seconds allowed per run (default %(default)s)")
     p.add_argument("--json", action="store_true", help="print results as JSON")
     return p.parse_args()
@@ -228,6 +237,10 @@ def main():
         bundle = make_bundle(base, extra)
         runtimes = make_runtimes(names, args.sworn and os.path.abspath(args.sworn), base, False)
         subjects = [Subject(rt.name, rt) for rt in runtimes]
+        for i, (label, patch) in enumerate(args.sworn_variant):
+            sworn_rt = next(rt for rt in runtimes if rt.name == "sworn")
+            (base / f"variant{i}").mkdir()
+            subjects.append(Subject(f"sworn-{label}", sworn_rt, make_bundle(base / f"variant{i}", merge_patch(extra, patch))))
         if "crun" in names and crun_needs_wrapper():
             subjects.append(Subject("crun-wrapper"))
         with tempfile.TemporaryFile() as log:

@@ -1,5 +1,6 @@
 #include "security/auto_unveil.h"
 
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -48,8 +49,14 @@ UnveilRule Rule(const char* perms, std::string path) {
 std::vector<UnveilRule> PromiseUnveils(const std::vector<std::string>& promises) {
   std::vector<UnveilRule> out;
   auto has = [&](const char* p) { return std::find(promises.begin(), promises.end(), p) != promises.end(); };
-  for (const auto& a : kAuto)
-    if (has(a.promise) && access(a.path, F_OK) == 0) out.push_back(Rule(a.perms, a.path));
+  for (const auto& a : kAuto) {
+    // /dev/stdin and friends may lead to a pipe or socket, which Landlock
+    // cannot take a rule on (EBADFD); only filesystem objects are unveiled.
+    struct stat st;
+    if (!has(a.promise) || stat(a.path, &st) < 0) continue;
+    if (S_ISREG(st.st_mode) || S_ISDIR(st.st_mode) || S_ISCHR(st.st_mode) || S_ISBLK(st.st_mode))
+      out.push_back(Rule(a.perms, a.path));
+  }
   if (has("tmppath"))
     if (const char* t = getenv("TMPPATH"); t && *t == '/' && access(t, F_OK) == 0) out.push_back(Rule("rwc", t));
   return out;
