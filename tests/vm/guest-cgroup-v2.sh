@@ -337,6 +337,39 @@ t_devices() {
     cleanup
 }
 
+# Landlock ABI 2 (6.1): sworn.unveil with TCP rules asks for truncate (ABI
+# 3), TCP (4) and scoping (6). best-effort runs and says what it dropped;
+# hard refuses to start. sworn only (the annotations are sworn's own).
+t_landlock_abi2() {
+    [ "$RT" = sworn ] || return 0
+    for compat in best-effort hard; do
+        bundle "landlock-$compat" '["sh", "-c", "cat /etc/hostname > /dev/null && echo read-ok; cat /etc/passwd > /dev/null 2>&1 || echo passwd-denied"]'
+        cat > "$B/ann" <<EOF
+  "annotations": {"sworn.unveil": "[\"r:/etc/hostname\", \"rw:/dev/null\"]",
+                  "sworn.unveil.tcp": "[\"bind:8080\"]", "sworn.landlock.compat": "$compat"},
+EOF
+        awk -v f="$B/ann" '{print} /"hostname": "cgv2",/ {while ((getline l < f) > 0) print l}' "$B/config.json" > "$B/c" && mv "$B/c" "$B/config.json"
+        OUT=$B/out
+        rt run --bundle "$B" "$ID" > "$OUT" 2>&1 < /dev/null
+        RC=$?
+        verbose "$OUT"
+        if [ "$compat" = best-effort ]; then
+            if [ $RC = 0 ] && grep -q read-ok "$OUT" && grep -q passwd-denied "$OUT" && grep -qi "warning" "$OUT"; then
+                pass landlock_abi2_best_effort "runs, warns: $(grep -i warning "$OUT" | head -1 | cut -c1-120)"
+            else
+                fail landlock_abi2_best_effort "rc=$RC: $(one_line "$OUT")"
+            fi
+        else
+            if [ $RC != 0 ] && ! grep -q read-ok "$OUT"; then
+                pass landlock_abi2_hard "refused: $(head -1 "$OUT" | cut -c1-120)"
+            else
+                fail landlock_abi2_hard "rc=$RC: $(one_line "$OUT")"
+            fi
+        fi
+        cleanup
+    done
+}
+
 # ---------------------------------------------------------------- main
 
 echo "guest: $(uname -r), controllers: $(cat $CG/cgroup.subtree_control)"
@@ -357,6 +390,7 @@ for RT in $RUNTIMES; do
         t_cpuset
         t_unified
         t_devices
+        t_landlock_abi2
     fi
     t1=$(cut -d' ' -f1 /proc/uptime)
     echo "TIME $RT $(echo "$t0 $t1" | awk '{printf "%.1f", $2-$1}')s"
