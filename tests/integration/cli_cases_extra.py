@@ -305,3 +305,31 @@ def case_masked_paths_refuse_fake_dev_null(t):
     t.expect(res.rc not in (0, None), f"run with a symlinked /dev/null: {res.describe()}, want a failure")
     t.expect("not the null device" in res.err, f"the error should say why: {res.err!r}")
     t.expect(not (t.rt.root / cid).exists(), "state dir left behind")
+
+
+def case_sysctl_mount_attrs_propagation(t):
+    """linux.sysctl is written in the container's namespaces; rro makes a
+    bind read-only recursively; tmpcopyup copies what was below a tmpfs;
+    rootfsPropagation is applied to / (runc 1.1 leaves it private)."""
+    host = t.ws.base / "rro-src"
+    (host / "sub").mkdir(parents=True, exist_ok=True)
+    cfg = t.config(["/bin/sh", "-c",
+                    "cat /proc/sys/net/ipv4/ip_forward /proc/sys/kernel/shmmni; "
+                    "touch /rro/x 2>/dev/null && echo rro-writable || echo rro-ro; "
+                    "cat /etc/copied; awk '$5 == \"/\"' /proc/self/mountinfo | grep -o 'shared:[0-9]*' | head -1 | sed 's/:.*//'"])
+    cfg["linux"]["sysctl"] = {"net.ipv4.ip_forward": "1", "kernel.shmmni": "1234"}
+    cfg["linux"]["rootfsPropagation"] = "shared"
+    cfg["mounts"].append({"destination": "/rro", "type": "bind", "source": str(host), "options": ["rbind", "rro"]})
+    cfg["mounts"].append({"destination": "/etc", "type": "tmpfs", "source": "tmpfs", "options": ["tmpcopyup"]})
+    cid, bundle = t.bundle(cfg)
+    (bundle / "rootfs" / "etc" / "copied").write_text("copied-up\n")
+    res = t.rt("run", "--bundle", str(bundle), cid)
+    t.require(res.rc == 0, f"run: {res.describe()}")
+    lines = res.out.split()
+    t.expect(lines[:2] == ["1", "1234"], f"sysctls inside: {lines[:2]}, want ['1', '1234']")
+    t.expect("rro-ro" in lines, f"rro bind mount is writable: {res.out!r}")
+    t.expect("copied-up" in lines, f"tmpcopyup did not copy /etc: {res.out!r}")
+    t.expect("shared" in lines, f"rootfsPropagation shared not applied to /: {res.out!r}")
+    t.expect(not (host / "x").exists(), "the write reached the host directory")
+    with open("/proc/sys/kernel/shmmni") as f:
+        t.expect(f.read().strip() != "1234", "kernel.shmmni leaked to the host")
