@@ -189,7 +189,9 @@ int Pledge(const Globals&, const std::vector<std::string>& args) {
   if (landlock)
     if (auto r = security::ApplyLandlock(*landlock); !r) return Die(20, r.error().Message());
   if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0) return Die(19, "no_new_privs: " + std::string(strerror(errno)));
-  if (auto r = security::LoadBpf(pledge->prog); !r) return Die(19, r.error().Message());
+  security::BpfProgram prog_self = pledge->prog;
+  security::BindSelfPid(prog_self.insns, getpid());
+  if (auto r = security::LoadBpf(prog_self); !r) return Die(19, r.error().Message());
   const auto& s = pledge->secret;
   syscall(SYS_execve, path->c_str(), argv.data(), envp.data(), s[0], s[1], s[2]);
   return 127;  // nothing may run here under the filter but _exit

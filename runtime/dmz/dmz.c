@@ -27,7 +27,17 @@ __attribute__((noreturn, used)) void dmz_main(long* sp) {
   static const char msg[] = "sworn: exec failed: ";
   sys3(__NR_write, 2, (long)msg, sizeof(msg) - 1);
   if (argc >= 1) sys3(__NR_write, 2, (long)argv[0], (long)len(argv[0]));
-  sys3(__NR_write, 2, (long)"\n", 1);
+  /* " (errno N)": no strerror without libc, but the number tells EACCES
+   * (13, e.g. Landlock) from ENOENT (2) or ENOEXEC (8). */
+  char num[24] = " (errno ";
+  int n = 8;
+  char digits[8];
+  int d = 0;
+  for (long v = err; v > 0 && d < 8; v /= 10) digits[d++] = (char)('0' + v % 10);
+  while (d > 0) num[n++] = digits[--d];
+  num[n++] = ')';
+  num[n++] = '\n';
+  sys3(__NR_write, 2, (long)num, n);
   sys3(__NR_exit_group, err == 2 ? 127 : 126, 0, 0);
   for (;;) {
   }

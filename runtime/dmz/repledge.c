@@ -74,6 +74,11 @@ __attribute__((constructor)) static void repledge(int argc, char** argv, char** 
   while (got < want && (n = sys3(__NR_read, fd, (long)insns + got, want - got)) > 0) got += n;
   sys3(__NR_close, fd, 0, 0);
   if (got == 0 || got % sizeof(struct sock_filter) != 0) DIE("sworn: repledge: bad filter\n");
+  /* kill/tgkill "self" rules carry a placeholder pid (0x7FFFFFFE) when the
+   * runtime could not know it; patch in ours, as BindSelfPid does. */
+  long self = sys3(__NR_getpid, 0, 0, 0);
+  for (unsigned long i = 0; i < got / sizeof(struct sock_filter); ++i)
+    if (insns[i].code == (BPF_JMP | BPF_JEQ | BPF_K) && insns[i].k == 0x7FFFFFFEu) insns[i].k = (unsigned)self;
   struct sock_fprog prog = {(unsigned short)(got / sizeof(struct sock_filter)), insns};
   /* prctl, not seccomp(2): the stdio promise admits prctl(PR_SET_SECCOMP)
    * (re-pledging), while the seccomp syscall is outside every promise. */

@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include <cstdio>
+#include <cstring>
 
 #include "core/sys.h"
 #include "linux/console.h"
@@ -51,7 +52,13 @@ Result<void> SandboxedSteps(const spec::Process& p, const ExecPlan& plan) {
   if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0) return Fail(SysError("prctl PR_SET_NO_NEW_PRIVS"));
   SWORN_TRY(LoadFilters(plan.filters));
   SWORN_TRY(linux_creds::SwitchUserAndCaps(p.user, p.capabilities));
-  if (plan.pledge) SWORN_TRY(security::LoadBpf(plan.pledge->prog));
+  if (plan.pledge) {
+    // kill/tgkill to self: outside a new pid namespace only the child knows
+    // its pid (a no-op when the parent baked in 1).
+    security::BpfProgram prog = plan.pledge->prog;
+    security::BindSelfPid(prog.insns, getpid());
+    SWORN_TRY(security::LoadBpf(prog));
+  }
   return {};
 }
 
@@ -105,6 +112,11 @@ Error ExecProcess(const spec::Process& p, std::vector<std::string> env, const Ex
     // one call by them. Nothing may run between the filter and this line.
     const auto& s = plan.pledge->secret;
     syscall(SYS_execve, target.c_str(), argv.data(), envp.data(), s[0], s[1], s[2]);
+    // Under the filter only write and exit are sure to pass: say why, and go.
+    int err = errno;
+    std::string msg = "sworn: exec " + plan.path + ": " + strerror(err) + "\n";
+    (void)!write(2, msg.data(), msg.size());
+    syscall(SYS_exit, err == ENOENT ? 127 : 126);
   } else if (dmz) {
     syscall(SYS_execveat, plan.dmz_fd, "", argv.data(), envp.data(), AT_EMPTY_PATH);
   } else {

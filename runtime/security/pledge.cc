@@ -16,7 +16,7 @@ namespace {
 
 using ScmpCtx = std::unique_ptr<void, decltype(&seccomp_release)>;
 
-constexpr std::string_view kField = "sworn.pledge.promises";
+constexpr std::string_view kField = "annotations.sworn.pledge.promises";
 
 std::string Lower(std::string_view s) {
   std::string out(s);

@@ -121,6 +121,11 @@ PromiseTable Stdio() {
       {__NR_prctl, {In(0, {15, 16, 21, 22, 23, 24, 38})}},
       // Threads only: all of the thread flags, none of NEWNS/PTRACE/UNTRACED.
       {__NR_clone, {Bits(0, kCloneThread | kCloneNever, kCloneThread)}},
+      // glibc >= 2.33 implements fstat(fd) as newfstatat(fd, "", AT_EMPTY_PATH)
+      // (and stdio's first printf calls it): allow the AT_EMPTY_PATH form.
+      // It could stat a path relative to fd too; that reveals metadata only.
+      {__NR_newfstatat, {Bits(3, 0x1000, 0x1000)}},
+      {__NR_statx, {Bits(2, 0x1000, 0x1000)}},
   };
   return t;
 }

@@ -405,9 +405,10 @@ def case_log_json_on_error(t):
 def all_cases():
     import cli_cases_extra
     import cli_cases_more
+    import cli_cases_pledge
     import cli_cases_resources
     cases = []
-    for mod in (sys.modules[__name__], cli_cases_more, cli_cases_extra, cli_cases_resources):
+    for mod in (sys.modules[__name__], cli_cases_more, cli_cases_extra, cli_cases_resources, cli_cases_pledge):
         cases += [(n[len("case_"):], f) for n, f in vars(mod).items() if n.startswith("case_") and callable(f)]
     return cases
 
