@@ -78,9 +78,9 @@ std::vector<Missing> MissingFeatures(const LandlockPolicy& policy, int abi) {
   bool any_c = std::ranges::any_of(policy.rules, [](const UnveilRule& r) { return r.c; });
   if (abi < 2 && any_c)
     m.push_back({"REFER (ABI 2)", "renaming or linking across directories fails with EXDEV even under c"});
-  if (abi < 3) m.push_back({"TRUNCATE (ABI 3)", "truncate(2) and O_TRUNC are not restricted"});
+  if (abi < 3 && policy.filesystem) m.push_back({"TRUNCATE (ABI 3)", "truncate(2) and O_TRUNC are not restricted"});
   if (abi < 4 && policy.tcp) m.push_back({"TCP rules (ABI 4)", "TCP bind and connect are not restricted"});
-  if (abi < 5) m.push_back({"IOCTL_DEV (ABI 5)", "ioctls on device files are not restricted"});
+  if (abi < 5 && policy.filesystem) m.push_back({"IOCTL_DEV (ABI 5)", "ioctls on device files are not restricted"});
   if (abi < 6 && policy.scope)
     m.push_back({"scopes (ABI 6)", "signals and abstract unix sockets to outside the sandbox are not blocked"});
   if (abi < 7 && policy.log_new_exec)
@@ -225,12 +225,13 @@ Result<LandlockPlan> PrepareLandlock(const LandlockPolicy& policy, int abi, int 
   }
   plan.abi = std::min(abi, kMaxKnownAbi);
   SWORN_TRY(CheckCompat(policy, plan.abi, plan.warnings));
-  plan.handled_fs = FsRightsForAbi(plan.abi);
+  // Only TCP rules asked for: the filesystem stays as it is.
+  plan.handled_fs = policy.filesystem ? FsRightsForAbi(plan.abi) : 0;
   if (policy.scope && plan.abi >= 6) plan.scoped = kScopeAbstractUnixSocket | kScopeSignal;
   if (policy.log_new_exec && plan.abi >= 7) plan.restrict_flags = kRestrictLogNewExecOn;
   AddTcpRules(policy, plan);
   for (const auto& rule : policy.rules)
-    if (!rule.hidden()) SWORN_TRY(AddPathRule(rule, root_fd, plan));
+    if (!rule.hidden() && policy.filesystem) SWORN_TRY(AddPathRule(rule, root_fd, plan));
   InheritanceWarnings(policy.rules, plan.warnings);
   return plan;
 }

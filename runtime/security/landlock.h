@@ -130,6 +130,9 @@ struct LandlockPolicy {
   // Block signals and abstract unix sockets to outside the sandbox (ABI 6).
   bool scope = true;
   Compat compat = Compat::kBestEffort;
+  // false when only TCP rules were asked for: filesystem access is then not
+  // handled at all (and `rules` is ignored).
+  bool filesystem = true;
   // Landlock logs denials only until the first execve by default, i.e. never
   // for a container's entrypoint; this asks for LOG_NEW_EXEC_ON (ABI 7).
   bool log_new_exec = false;

@@ -37,6 +37,7 @@ Result<void> ParseUnveilKeys(const std::map<std::string, std::string>& a, Sandbo
   const std::string* tcp = get("sworn.unveil.tcp");
   if (rules || tcp) {
     LandlockPolicy p;
+    p.filesystem = rules != nullptr;
     if (rules) {
       auto specs = SWORN_TRY(JsonStrings("sworn.unveil", *rules));
       for (size_t i = 0; i < specs.size(); ++i)
@@ -115,7 +116,7 @@ bool IsDynamic(int root_fd, const std::string& exec_path) {
 
 Result<LandlockPlan> PlanUnveil(const SandboxSpec& s, int root_fd, const std::string& exec_path) {
   LandlockPolicy policy = *s.unveil;
-  if (s.auto_unveil) {
+  if (s.auto_unveil && policy.filesystem) {
     for (const auto& d : SWORN_TRY(ElfDepsDetailed(root_fd, exec_path))) {
       UnveilRule r;
       r.path = d.path;
