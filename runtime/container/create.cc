@@ -15,6 +15,7 @@
 #include "container/spawn.h"
 #include "core/log.h"
 #include "core/sys.h"
+#include "core/unix_socket.h"
 #include "process/hooks.h"
 #include "process/init.h"
 #include "security/oci_seccomp.h"
@@ -28,19 +29,6 @@ Result<std::string> RealPath(const std::string& p) {
   char buf[PATH_MAX];
   if (!realpath(p.c_str(), buf)) return Fail(SysError("bundle", p));
   return std::string(buf);
-}
-
-Result<UniqueFd> ConnectConsole(const std::string& path) {
-  if (path.empty()) return UniqueFd();
-  UniqueFd fd(socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0));
-  if (!fd) return Fail(SysError("socket"));
-  sockaddr_un addr{};
-  addr.sun_family = AF_UNIX;
-  if (path.size() >= sizeof(addr.sun_path)) return Fail(MakeError(Errc::kInvalidArgument, "--console-socket: path too long"));
-  path.copy(addr.sun_path, path.size());
-  if (connect(fd.get(), reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) < 0)
-    return Fail(SysError("--console-socket: connect", path));
-  return fd;
 }
 
 // Removes a half-made container's directory unless released.
@@ -119,18 +107,15 @@ Result<Created> Create(const std::string& root, const CreateOptions& o) {
   log::Debug("create: start");
   auto seccomp = SWORN_TRY(security::CompileOciSeccomp(spec.linux.seccomp));
   auto resources = SWORN_TRY(cgroup::ParseResources(spec.linux.resources));
-  auto sandbox = SWORN_TRY(security::ParseSandbox(spec.annotations));
-  for (const auto& w : sandbox.warnings) log::Warn(w);
-  std::optional<security::PledgeProgram> pledge;
-  if (sandbox.promises)
-    pledge = SWORN_TRY(security::CompilePledge(sandbox, EntrypointIsDynamic(spec.root_path, *spec.process),
-                                               (plan.clone_flags & CLONE_NEWPID) != 0));
+  auto sandbox = SWORN_TRY(PrepareSandbox(spec.annotations, spec.root_path, *spec.process,
+                                          (plan.clone_flags & CLONE_NEWPID) != 0));
   // Device rules always apply, as in runc: without them a container with
   // CAP_MKNOD could open the host's disks. linux.devices are allowed too.
   resources.has_devices = true;
   for (const auto& d : spec.linux.devices)
     if (d.type != 'p') resources.devices.push_back({true, d.type == 'u' ? 'c' : d.type, d.major, d.minor, "rwm"});
-  auto console = SWORN_TRY(ConnectConsole(o.console_socket));
+  UniqueFd console;
+  if (!o.console_socket.empty()) console = SWORN_TRY(ConnectUnix(o.console_socket, "--console-socket"));
   if (spec.process->terminal && !console && !o.pty_to_parent)
     return Fail(MakeError(Errc::kInvalidArgument, "process.terminal is true: --console-socket is required"));
 
@@ -171,11 +156,7 @@ Result<Created> Create(const std::string& root, const CreateOptions& o) {
   if (!seccomp.empty()) req.filters.push_back(&seccomp);
   auto dmz = SWORN_TRY(TrampolineFor(seccomp));
   req.dmz_fd = dmz.get();
-  req.sandbox = &sandbox;
-  req.pledge = pledge ? &*pledge : nullptr;
-  auto repledge = SWORN_TRY(RepledgeFor(pledge));
-  req.repledge_so_fd = repledge.so.get();
-  req.repledge_prog_fd = repledge.prog.get();
+  sandbox.AttachTo(req);
 
   Spawned child;
   {

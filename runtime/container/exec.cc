@@ -10,6 +10,7 @@
 #include "container/container.h"
 #include "container/spawn.h"
 #include "core/sys.h"
+#include "core/unix_socket.h"
 #include "process/init.h"
 #include "process/sync.h"
 #include "security/oci_seccomp.h"
@@ -40,18 +41,6 @@ int DifferingNamespaces(pid_t pid) {
     if (theirs && theirs != NsInode("self", spec::NsProcName(t))) flags |= spec::NsCloneFlag(t);
   }
   return flags;
-}
-
-Result<UniqueFd> Connect(const std::string& path) {
-  if (path.empty()) return UniqueFd();
-  UniqueFd fd(socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0));
-  sockaddr_un addr{};
-  addr.sun_family = AF_UNIX;
-  if (!fd || path.size() >= sizeof(addr.sun_path)) return Fail(SysError("--console-socket", path));
-  path.copy(addr.sun_path, path.size());
-  if (connect(fd.get(), reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) < 0)
-    return Fail(SysError("--console-socket: connect", path));
-  return fd;
 }
 
 // ready, then EOF when execve closed the CLOEXEC socket.
@@ -87,7 +76,8 @@ Result<Created> Exec(const std::string& root, const ExecOptions& o) {
   const auto* linux = spec::Member(info.st.config, "linux");
   auto seccomp = SWORN_TRY(security::CompileOciSeccomp(
       linux && spec::Member(*linux, "seccomp") ? (*linux)["seccomp"] : nlohmann::json()));
-  auto console = SWORN_TRY(Connect(o.console_socket));
+  UniqueFd console;
+  if (!o.console_socket.empty()) console = SWORN_TRY(ConnectUnix(o.console_socket, "--console-socket"));
   auto [parent_sock, child_sock] = SWORN_TRY(process::SyncSocket::Pair());
 
   process::ExecRequest req;
@@ -102,15 +92,8 @@ Result<Created> Exec(const std::string& root, const ExecOptions& o) {
   auto dmz = SWORN_TRY(TrampolineFor(seccomp));
   req.dmz_fd = dmz.get();
   // An exec'd process lives under the container's promises and unveils too.
-  auto sandbox = SWORN_TRY(security::ParseSandbox(info.st.annotations));
-  std::optional<security::PledgeProgram> pledge;
-  if (sandbox.promises)
-    pledge = SWORN_TRY(security::CompilePledge(sandbox, EntrypointIsDynamic(info.st.rootfs, o.process), false));
-  req.sandbox = &sandbox;
-  req.pledge = pledge ? &*pledge : nullptr;
-  auto repledge = SWORN_TRY(RepledgeFor(pledge));
-  req.repledge_so_fd = repledge.so.get();
-  req.repledge_prog_fd = repledge.prog.get();
+  auto sandbox = SWORN_TRY(PrepareSandbox(info.st.annotations, info.st.rootfs, o.process, false));
+  sandbox.AttachTo(req);
 
   UniqueFd v2;
   for (const auto& d : info.st.cgroup_dirs)

@@ -10,6 +10,7 @@
 
 #include "core/log.h"
 #include "core/sys.h"
+#include "core/unix_socket.h"
 #include "security/dmz.h"
 #include "security/sandbox.h"
 
@@ -147,31 +148,11 @@ namespace sworn::container {
 namespace {
 
 Result<void> ForwardListener(const security::BpfProgram& p, int listener, pid_t pid, const std::string& state_json) {
-  UniqueFd sock(socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0));
-  sockaddr_un addr{};
-  addr.sun_family = AF_UNIX;
-  if (!sock || p.listener_path.size() >= sizeof(addr.sun_path))
-    return Fail(SysError("linux.seccomp.listenerPath", p.listener_path));
-  p.listener_path.copy(addr.sun_path, p.listener_path.size());
-  if (connect(sock.get(), reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) < 0)
-    return Fail(SysError("linux.seccomp.listenerPath: connect", p.listener_path));
+  auto sock = SWORN_TRY(ConnectUnix(p.listener_path, "linux.seccomp.listenerPath"));
   nlohmann::json j = {{"ociVersion", "1.2.0"}, {"fds", {"seccompFd"}}, {"pid", pid},
                       {"metadata", p.listener_metadata}, {"state", nlohmann::json::parse(state_json)}};
   std::string payload = j.dump();
-  iovec iov{payload.data(), payload.size()};
-  msghdr h{};
-  h.msg_iov = &iov;
-  h.msg_iovlen = 1;
-  alignas(cmsghdr) char cbuf[CMSG_SPACE(sizeof(int))];
-  h.msg_control = cbuf;
-  h.msg_controllen = sizeof(cbuf);
-  cmsghdr* c = CMSG_FIRSTHDR(&h);
-  c->cmsg_level = SOL_SOCKET;
-  c->cmsg_type = SCM_RIGHTS;
-  c->cmsg_len = CMSG_LEN(sizeof(int));
-  std::memcpy(CMSG_DATA(c), &listener, sizeof(int));
-  if (sendmsg(sock.get(), &h, MSG_NOSIGNAL) < 0) return Fail(SysError("sendmsg", p.listener_path));
-  return {};
+  return SendWithFd(sock.get(), payload.data(), payload.size(), listener, p.listener_path);
 }
 
 }  // namespace
@@ -199,6 +180,17 @@ Result<Repledge> RepledgeFor(const std::optional<security::PledgeProgram>& pledg
   r.so = SWORN_TRY(security::SealedRepledge());
   r.prog = SWORN_TRY(security::SealedFilter(*pledge->after_startup));
   return r;
+}
+
+Result<SandboxSetup> PrepareSandbox(const std::map<std::string, std::string>& annotations,
+                                    const std::string& rootfs, const spec::Process& p, bool self_pid_one) {
+  SandboxSetup s;
+  s.spec = SWORN_TRY(security::ParseSandbox(annotations));
+  for (const auto& w : s.spec.warnings) log::Warn(w);
+  if (s.spec.promises)
+    s.pledge = SWORN_TRY(security::CompilePledge(s.spec, EntrypointIsDynamic(rootfs, p), self_pid_one));
+  s.repledge = SWORN_TRY(RepledgeFor(s.pledge));
+  return s;
 }
 
 Result<UniqueFd> TrampolineFor(const security::BpfProgram& seccomp) {

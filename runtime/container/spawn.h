@@ -81,6 +81,26 @@ struct Repledge {
 };
 Result<Repledge> RepledgeFor(const std::optional<security::PledgeProgram>& pledge);
 
+// The sworn.* sandbox of a container process, ready for the child: the
+// parsed annotations, the compiled pledge and, for a dynamic program, the
+// repledge preload. The child's request points into it.
+struct SandboxSetup {
+  security::SandboxSpec spec;
+  std::optional<security::PledgeProgram> pledge;
+  Repledge repledge;
+
+  template <class Request>
+  void AttachTo(Request& req) const {
+    req.sandbox = &spec;
+    req.pledge = pledge ? &*pledge : nullptr;
+    req.repledge_so_fd = repledge.so.get();
+    req.repledge_prog_fd = repledge.prog.get();
+  }
+};
+// self_pid_one: the process will be pid 1 of a new pid namespace.
+Result<SandboxSetup> PrepareSandbox(const std::map<std::string, std::string>& annotations,
+                                    const std::string& rootfs, const spec::Process& p, bool self_pid_one);
+
 // Reads the child's messages up to kReady: a pty master is returned, a
 // seccomp listener is sent on to the profile's listenerPath along with the
 // container state (runc's containerProcessState), an error is returned.

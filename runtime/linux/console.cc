@@ -12,6 +12,7 @@
 #include <cstring>
 
 #include "core/sys.h"
+#include "core/unix_socket.h"
 
 namespace sworn::linux_console {
 
@@ -37,22 +38,8 @@ Result<Pty> OpenPty(unsigned rows, unsigned cols) {
 }
 
 Result<void> SendMaster(int socket_fd, const Pty& pty) {
-  std::string name = "/dev/ptmx";
-  iovec iov{name.data(), name.size()};
-  msghdr h{};
-  h.msg_iov = &iov;
-  h.msg_iovlen = 1;
-  alignas(cmsghdr) char cbuf[CMSG_SPACE(sizeof(int))];
-  h.msg_control = cbuf;
-  h.msg_controllen = sizeof(cbuf);
-  cmsghdr* c = CMSG_FIRSTHDR(&h);
-  c->cmsg_level = SOL_SOCKET;
-  c->cmsg_type = SCM_RIGHTS;
-  c->cmsg_len = CMSG_LEN(sizeof(int));
-  int fd = pty.master.get();
-  std::memcpy(CMSG_DATA(c), &fd, sizeof(int));
-  if (sendmsg(socket_fd, &h, MSG_NOSIGNAL) < 0) return Fail(SysError("sendmsg", "console socket"));
-  return {};
+  static const char kName[] = "/dev/ptmx";  // runc sends the master's name as the payload
+  return SendWithFd(socket_fd, kName, sizeof(kName) - 1, pty.master.get(), "console socket");
 }
 
 Result<void> BecomeTerminal(const Pty& pty) {

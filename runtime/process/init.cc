@@ -99,6 +99,15 @@ Result<void> WaitForStart(int fifo_fd, const SyncSocket& sync) {
   return {};
 }
 
+// SCMP_ACT_NOTIFY filters are loaded now, while the parent can still pass
+// their listener on; then the parent hears that we are ready.
+void ReportReady(const std::vector<const security::BpfProgram*>& filters, const SyncSocket& sync) {
+  for (const auto* f : filters)
+    if (f->notify)
+      if (auto ok = LoadNotifyFilter(*f, sync); !ok) ChildFail(&sync, ok.error());
+  if (!sync.Send(SyncType::kReady)) _exit(1);
+}
+
 }  // namespace
 
 Result<std::optional<security::LandlockPlan>> PlanSandbox(const security::SandboxSpec* s, const std::string& path,
@@ -135,10 +144,7 @@ Result<std::optional<security::LandlockPlan>> PlanSandbox(const security::Sandbo
     return {};
   };
   if (auto ok = setup(); !ok) ChildFail(r.sync, ok.error());
-  for (const auto* f : r.filters)
-    if (f->notify)
-      if (auto ok = LoadNotifyFilter(*f, *r.sync); !ok) ChildFail(r.sync, ok.error());
-  if (!r.sync->Send(SyncType::kReady)) _exit(1);
+  ReportReady(r.filters, *r.sync);
   if (auto ok = WaitForStart(r.fifo_fd, *r.sync); !ok) ChildFail(nullptr, ok.error());
   r.hook_state["status"] = "created";
   if (auto ok = RunHooks(r.spec->hooks.start_container, "startContainer", r.hook_state.dump()); !ok)
@@ -168,10 +174,7 @@ Result<std::optional<security::LandlockPlan>> PlanSandbox(const security::Sandbo
     return {};
   };
   if (auto ok = setup(); !ok) ChildFail(r.sync, ok.error());
-  for (const auto* f : r.filters)
-    if (f->notify)
-      if (auto ok = LoadNotifyFilter(*f, *r.sync); !ok) ChildFail(r.sync, ok.error());
-  if (!r.sync->Send(SyncType::kReady)) _exit(1);
+  ReportReady(r.filters, *r.sync);
   // On success the sync socket closes with exec (CLOEXEC): the parent reads EOF.
   ChildFail(r.sync, ExecProcess(r.process, r.process.env, plan));
 }

@@ -1,5 +1,7 @@
 #include "process/sync.h"
 
+#include "core/unix_socket.h"
+
 #include <sys/socket.h>
 
 #include <cstring>
@@ -18,25 +20,7 @@ Result<void> SyncSocket::Send(SyncType t, int err, std::string_view text, int pa
   m.err = err;
   size_t n = std::min(text.size(), sizeof(m.text) - 1);
   std::memcpy(m.text, text.data(), n);
-  iovec iov{&m, sizeof(m)};
-  msghdr h{};
-  h.msg_iov = &iov;
-  h.msg_iovlen = 1;
-  alignas(cmsghdr) char cbuf[CMSG_SPACE(sizeof(int))];
-  if (pass_fd >= 0) {
-    h.msg_control = cbuf;
-    h.msg_controllen = sizeof(cbuf);
-    cmsghdr* c = CMSG_FIRSTHDR(&h);
-    c->cmsg_level = SOL_SOCKET;
-    c->cmsg_type = SCM_RIGHTS;
-    c->cmsg_len = CMSG_LEN(sizeof(int));
-    std::memcpy(CMSG_DATA(c), &pass_fd, sizeof(int));
-  }
-  ssize_t r;
-  do r = sendmsg(fd_.get(), &h, MSG_NOSIGNAL);
-  while (r < 0 && errno == EINTR);
-  if (r < 0) return Fail(SysError("sendmsg", "sync socket"));
-  return {};
+  return SendWithFd(fd_.get(), &m, sizeof(m), pass_fd, "sync socket");
 }
 
 Result<SyncMsg> SyncSocket::Recv(UniqueFd* fd_out) const {
