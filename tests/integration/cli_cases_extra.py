@@ -231,15 +231,8 @@ def case_exec_stdin_and_signal_exit(t):
 
 
 def case_exec_in_user_namespace(t):
-    from cli_cases_more import chown_tree
-    cfg = t.sleeper()
-    cfg["linux"]["namespaces"].append({"type": "user"})
-    cfg["linux"]["uidMappings"] = [{"containerID": 0, "hostID": 100000, "size": 65536}]
-    cfg["linux"]["gidMappings"] = [{"containerID": 0, "hostID": 100000, "size": 65536}]
-    cfg["mounts"] = [m for m in cfg["mounts"] if m["type"] != "cgroup"]
-    for m in cfg["mounts"]:
-        if m["destination"] == "/sys":
-            m.update(type="none", source="/sys", options=["rbind", "nosuid", "noexec", "nodev", "ro"])
+    from cli_cases_more import chown_tree, in_user_namespace
+    cfg = in_user_namespace(t.sleeper(), 100000, 65536)
     cid, bundle = t.bundle(cfg)
     chown_tree(bundle / "rootfs", 100000)
     for d in (t.ws.base, bundle.parent, bundle):

@@ -19,19 +19,25 @@ def chown_tree(root, offset):
             st = os.lstat(name)
             os.lchown(name, st.st_uid + offset, st.st_gid + offset)
 
+def in_user_namespace(cfg, host_id, size):
+    """Puts a config in a user namespace mapping container 0 to host_id, as
+    `runc spec --rootless` does: no cgroup mount, /sys a bind of the host's."""
+    cfg["linux"]["namespaces"].append({"type": "user"})
+    cfg["linux"]["uidMappings"] = [{"containerID": 0, "hostID": host_id, "size": size}]
+    cfg["linux"]["gidMappings"] = [{"containerID": 0, "hostID": host_id, "size": size}]
+    cfg["mounts"] = [m for m in cfg["mounts"] if m["type"] != "cgroup"]
+    for m in cfg["mounts"]:
+        if m["destination"] == "/sys":
+            m.update(type="none", source="/sys", options=["rbind", "nosuid", "noexec", "nodev", "ro"])
+    return cfg
+
+
 
 def case_userns_mapping(t):
     cfg = t.config(["/bin/sh", "-c", "cat /proc/self/uid_map /proc/self/gid_map; id -u; id -g; "
                                      "touch /tmp/owned-by-root && stat -c '%u:%g' /tmp/owned-by-root"])
     cfg["root"]["readonly"] = False
-    cfg["linux"]["namespaces"].append({"type": "user"})
-    cfg["linux"]["uidMappings"] = [{"containerID": 0, "hostID": 100000, "size": 65536}]
-    cfg["linux"]["gidMappings"] = [{"containerID": 0, "hostID": 100000, "size": 65536}]
-    # as `runc spec --rootless`: no cgroup mount, /sys a bind of the host's
-    cfg["mounts"] = [m for m in cfg["mounts"] if m["type"] != "cgroup"]
-    for m in cfg["mounts"]:
-        if m["destination"] == "/sys":
-            m.update(type="none", source="/sys", options=["rbind", "nosuid", "noexec", "nodev", "ro"])
+    in_user_namespace(cfg, 100000, 65536)
     cid, bundle = t.bundle(cfg)
     chown_tree(bundle / "rootfs", 100000)
     for d in (t.ws.base, bundle.parent, bundle):  # mkdtemp's 0700 would stop uid 100000
@@ -52,14 +58,8 @@ def case_userns_mapping(t):
 def case_userns_rootless_style_identity_map(t):
     """`spec --rootless` maps container 0 to host 0, size 1."""
     cfg = t.config(["/bin/sh", "-c", "cat /proc/self/uid_map; id -u"])
-    cfg["linux"]["namespaces"].append({"type": "user"})
-    cfg["linux"]["uidMappings"] = [{"containerID": 0, "hostID": 0, "size": 1}]
-    cfg["linux"]["gidMappings"] = [{"containerID": 0, "hostID": 0, "size": 1}]
-    cfg["mounts"] = [m for m in cfg["mounts"] if m["type"] != "cgroup"]
-    for m in cfg["mounts"]:
-        if m["destination"] == "/sys":
-            m.update(type="none", source="/sys", options=["rbind", "nosuid", "noexec", "nodev", "ro"])
-        # gid 5 (tty) is unmapped with a size-1 map
+    in_user_namespace(cfg, 0, 1)
+    for m in cfg["mounts"]:  # gid 5 (tty) is unmapped with a size-1 map
         m["options"] = [o for o in m.get("options", []) if o != "gid=5"]
     cid, res = t.run(cfg)
     t.require(res.rc == 0, f"run: {res.describe()}")
