@@ -107,7 +107,7 @@ Result<Created> Create(const std::string& root, const CreateOptions& o) {
   log::Debug("create: start");
   auto seccomp = SWORN_TRY(security::CompileOciSeccomp(spec.linux.seccomp));
   auto resources = SWORN_TRY(cgroup::ParseResources(spec.linux.resources));
-  auto sandbox = SWORN_TRY(PrepareSandbox(spec.annotations, spec.root_path, *spec.process,
+  auto sandbox = SWORN_TRY(PrepareSandbox(root, spec.annotations, spec.root_path, *spec.process,
                                           (plan.clone_flags & CLONE_NEWPID) != 0));
   // Device rules always apply, as in runc: without them a container with
   // CAP_MKNOD could open the host's disks. linux.devices are allowed too.

@@ -92,7 +92,7 @@ Result<Created> Exec(const std::string& root, const ExecOptions& o) {
   auto dmz = SWORN_TRY(TrampolineFor(seccomp));
   req.dmz_fd = dmz.get();
   // An exec'd process lives under the container's promises and unveils too.
-  auto sandbox = SWORN_TRY(PrepareSandbox(info.st.annotations, info.st.rootfs, o.process, false));
+  auto sandbox = SWORN_TRY(PrepareSandbox(root, info.st.annotations, info.st.rootfs, o.process, false));
   sandbox.AttachTo(req);
 
   UniqueFd v2;

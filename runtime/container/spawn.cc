@@ -12,6 +12,7 @@
 #include "core/sys.h"
 #include "core/unix_socket.h"
 #include "security/dmz.h"
+#include "security/pledge_cache.h"
 #include "security/sandbox.h"
 
 #include <sys/socket.h>
@@ -182,13 +183,14 @@ Result<Repledge> RepledgeFor(const std::optional<security::PledgeProgram>& pledg
   return r;
 }
 
-Result<SandboxSetup> PrepareSandbox(const std::map<std::string, std::string>& annotations,
+Result<SandboxSetup> PrepareSandbox(const std::string& root, const std::map<std::string, std::string>& annotations,
                                     const std::string& rootfs, const spec::Process& p, bool self_pid_one) {
   SandboxSetup s;
   s.spec = SWORN_TRY(security::ParseSandbox(annotations));
   for (const auto& w : s.spec.warnings) log::Warn(w);
   if (s.spec.promises)
-    s.pledge = SWORN_TRY(security::CompilePledge(s.spec, EntrypointIsDynamic(rootfs, p), self_pid_one));
+    s.pledge = SWORN_TRY(
+        security::CachedCompilePledge(s.spec, EntrypointIsDynamic(rootfs, p), self_pid_one, root + "/@pledge-cache"));
   s.repledge = SWORN_TRY(RepledgeFor(s.pledge));
   return s;
 }

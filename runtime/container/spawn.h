@@ -97,8 +97,9 @@ struct SandboxSetup {
     req.repledge_prog_fd = repledge.prog.get();
   }
 };
-// self_pid_one: the process will be pid 1 of a new pid namespace.
-Result<SandboxSetup> PrepareSandbox(const std::map<std::string, std::string>& annotations,
+// self_pid_one: the process will be pid 1 of a new pid namespace. Compiled
+// pledge programs are cached under <root>/@pledge-cache (no container id has an @).
+Result<SandboxSetup> PrepareSandbox(const std::string& root, const std::map<std::string, std::string>& annotations,
                                     const std::string& rootfs, const spec::Process& p, bool self_pid_one);
 
 // Reads the child's messages up to kReady: a pty master is returned, a

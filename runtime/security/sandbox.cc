@@ -90,9 +90,10 @@ Result<SandboxSpec> ParseSandbox(const std::map<std::string, std::string>& a) {
   return s;
 }
 
-Result<PledgeProgram> CompilePledge(const SandboxSpec& s, bool dynamic, bool new_pid_ns) {
+Result<PledgeProgram> CompilePledge(const SandboxSpec& s, bool dynamic, bool new_pid_ns,
+                                    std::optional<std::array<uint64_t, 3>> secret) {
   PledgeProgram out;
-  out.secret = SWORN_TRY(MakeExecSecret());
+  out.secret = secret ? *secret : SWORN_TRY(MakeExecSecret());
   PledgeBuilder b;
   b.Promises(*s.promises).Penalty(s.penalty).ExecSecret(out.secret);
   // ld.so opens and maps the program's libraries after execve, under the

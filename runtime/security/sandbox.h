@@ -48,7 +48,9 @@ struct PledgeProgram {
   // preload once ld.so is done (no exec secret: nothing may exec after it).
   std::optional<BpfProgram> after_startup;
 };
-Result<PledgeProgram> CompilePledge(const SandboxSpec& s, bool dynamic, bool new_pid_ns);
+// `secret` defaults to fresh random words.
+Result<PledgeProgram> CompilePledge(const SandboxSpec& s, bool dynamic, bool new_pid_ns,
+                                    std::optional<std::array<uint64_t, 3>> secret = std::nullopt);
 
 // In the init, after pivot_root: the Landlock plan for `exec_path` (the
 // resolved entrypoint), with auto-unveil rules added. root_fd is "/" inside

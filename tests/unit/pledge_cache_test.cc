@@ -1,0 +1,60 @@
+// Cached pledge programs: the per-container exec secret is patched into a
+// program compiled once with placeholder words.
+#include <linux/audit.h>
+#include <linux/seccomp.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include <catch2/catch.hpp>
+#include <filesystem>
+
+#include "security/bpf.h"
+#include "security/pledge_cache.h"
+
+using namespace sworn::security;
+
+namespace {
+
+uint32_t Execve(const BpfProgram& p, const std::array<uint64_t, 3>& s) {
+  const uint64_t args[6] = {0, 0, 0, s[0], s[1], s[2]};
+  return EmulateBpf(p.insns, SYS_execve, AUDIT_ARCH_X86_64, args) & SECCOMP_RET_ACTION_FULL;
+}
+
+SandboxSpec Spec(std::vector<std::string> promises) {
+  SandboxSpec s;
+  s.promises = std::move(promises);
+  return s;
+}
+
+}  // namespace
+
+TEST_CASE("a cached program admits exactly this container's secret", "[unit][pledge]") {
+  char tmpl[] = "/tmp/sworn-pcache-XXXXXX";
+  std::string dir = mkdtemp(tmpl);
+  auto first = CachedCompilePledge(Spec({"stdio", "rpath"}), false, true, dir);
+  auto second = CachedCompilePledge(Spec({"stdio", "rpath"}), false, true, dir);  // from the cache
+  REQUIRE(first);
+  REQUIRE(second);
+  CHECK(std::distance(std::filesystem::directory_iterator(dir), {}) == 1);
+  CHECK(first->secret != second->secret);
+  CHECK(first->prog.insns.size() == second->prog.insns.size());
+  CHECK(Execve(first->prog, first->secret) == SECCOMP_RET_ALLOW);
+  CHECK(Execve(second->prog, second->secret) == SECCOMP_RET_ALLOW);
+  CHECK(Execve(second->prog, first->secret) != SECCOMP_RET_ALLOW);
+  CHECK(Execve(second->prog, kSecretPlaceholder) != SECCOMP_RET_ALLOW);
+  std::filesystem::remove_all(dir);
+}
+
+TEST_CASE("dynamic programs keep their after-startup filter through the cache", "[unit][pledge]") {
+  char tmpl[] = "/tmp/sworn-pcache-XXXXXX";
+  std::string dir = mkdtemp(tmpl);
+  auto a = CachedCompilePledge(Spec({"stdio"}), true, false, dir);
+  auto b = CachedCompilePledge(Spec({"stdio"}), true, false, dir);
+  REQUIRE(a);
+  REQUIRE(b);
+  REQUIRE(b->after_startup);
+  CHECK(b->after_startup->insns.size() == a->after_startup->insns.size());
+  // The after-startup filter has no secret: execve is denied outright.
+  CHECK(Execve(*b->after_startup, b->secret) != SECCOMP_RET_ALLOW);
+  std::filesystem::remove_all(dir);
+}
