@@ -39,8 +39,7 @@ struct DirCleanup {
   }
 };
 
-Result<UniqueFd> MakeFifo(const state::ContainerDir& dir) {
-  std::string path = dir.FifoPath();
+Result<UniqueFd> MakeFifo(const std::string& path) {
   if (mkfifo(path.c_str(), 0600) < 0) return Fail(SysError("mkfifo", path));
   // O_RDWR never blocks on a fifo and keeps a writer open, so the init's
   // read waits for start's byte instead of seeing EOF.
@@ -133,8 +132,11 @@ Result<Created> Create(const std::string& root, const CreateOptions& o) {
   SWORN_TRY(cgroup::Apply(resources, SWORN_TRY(cgroup::ResolveSet(cg.dirs()))));
   log::Debug("create: cgroups ready");
   // `run` starts the init over the sync socket; only `create` needs the fifo.
-  UniqueFd fifo;
-  if (!o.foreground) fifo = SWORN_TRY(MakeFifo(dir));
+  UniqueFd fifo, exec_done;
+  if (!o.foreground) {
+    fifo = SWORN_TRY(MakeFifo(dir.FifoPath()));
+    exec_done = SWORN_TRY(MakeFifo(dir.ExecDonePath()));
+  }
   auto [parent_sock, child_sock] = SWORN_TRY(process::SyncSocket::Pair());
 
   process::InitRequest req;
@@ -142,6 +144,7 @@ Result<Created> Create(const std::string& root, const CreateOptions& o) {
   req.id = o.id;
   req.sync = &child_sock;
   req.fifo_fd = fifo.get();
+  req.exec_done_fd = exec_done.get();
   req.console_fd = console.get();
   req.pty_to_parent = o.pty_to_parent;
   req.no_pivot = o.no_pivot;

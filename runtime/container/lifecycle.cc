@@ -88,6 +88,8 @@ Result<void> Start(const std::string& root, const std::string& id) {
   Status s = dir.CurrentStatus(st);
   if (s != Status::kCreated)
     return Fail(MakeError(Errc::kBadState, "cannot start container \"" + id + "\": it is " + state::StatusName(s)));
+  // Opened before the start byte goes out, so the init's exec cannot be missed.
+  UniqueFd done(open(dir.ExecDonePath().c_str(), O_RDONLY | O_NONBLOCK | O_CLOEXEC));
   UniqueFd fifo(open(dir.FifoPath().c_str(), O_WRONLY | O_NONBLOCK | O_CLOEXEC));
   if (!fifo) {
     if (errno == ENXIO) return Fail(MakeError(Errc::kBadState, "container \"" + id + "\": its init process is gone"));
@@ -95,6 +97,16 @@ Result<void> Start(const std::string& root, const std::string& id) {
   }
   if (write(fifo.get(), "0", 1) != 1) return Fail(SysError("write", dir.FifoPath()));
   unlink(dir.FifoPath().c_str());
+  // The init holds exec.done's only writer until execve (close-on-exec):
+  // EOF means the user's program runs (or the init died), and only then may
+  // poststart hooks run, as the spec orders them.
+  if (done) {
+    fcntl(done.get(), F_SETFL, 0);
+    char c;
+    while (read(done.get(), &c, 1) < 0 && errno == EINTR) {
+    }
+    unlink(dir.ExecDonePath().c_str());
+  }
   RunPoststart(st);
   return {};
 }
@@ -103,6 +115,9 @@ Result<void> StartCreated(const std::string& root, const std::string& id, Create
   if (!c.sync) return Start(root, id);
   process::SyncSocket sync(std::move(c.sync));
   SWORN_TRY(sync.Send(process::SyncType::kStart));
+  // The init's end of the socket closes with its execve: then poststart.
+  if (auto m = sync.Recv(); m && m->type == process::SyncType::kError)
+    return Fail(Error{Errc::kSystem, m->err, m->text});
   auto dir = SWORN_TRY(state::ContainerDir::Open(root, id, /*lock=*/false));
   RunPoststart(SWORN_TRY(dir.Load()));
   return {};

@@ -125,7 +125,8 @@ Result<std::optional<security::LandlockPlan>> PlanSandbox(const security::Sandbo
   // Until execve, nothing in the container may ptrace us or open our
   // /proc/PID/{mem,fd,exe}: we still hold the runtime's fds.
   prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
-  std::vector<int> keep = {r.sync->fd(), r.fifo_fd, r.console_fd, r.dmz_fd, r.repledge_so_fd, r.repledge_prog_fd};
+  std::vector<int> keep = {r.sync->fd(),  r.fifo_fd,          r.exec_done_fd,        r.console_fd,
+                           r.dmz_fd,      r.repledge_so_fd,   r.repledge_prog_fd};
   for (const auto& j : r.joins) keep.push_back(j.fd.get());
   CloseFdsExcept(3 + r.preserve_fds, keep);
   // kGo carries our pid as the runtime's namespace sees it, for hooks.

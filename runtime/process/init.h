@@ -26,6 +26,7 @@ struct InitRequest {
   std::string id;
   const SyncSocket* sync = nullptr;  // the child's end
   int fifo_fd = -1;                  // create: blocks here until `start`
+  int exec_done_fd = -1;             // create: closes with execve, telling `start`
   int console_fd = -1;               // connected --console-socket, or -1
   bool pty_to_parent = false;        // terminal without a console socket
   bool no_pivot = false;

@@ -52,6 +52,9 @@ class ContainerDir {
   const std::string& path() const { return path_; }
   const std::string& id() const { return id_; }
   std::string FifoPath() const { return path_ + "/exec.fifo"; }
+  // Held open by the init until its execve (close-on-exec): EOF on it tells
+  // `start` that the user's program runs, so poststart hooks come after it.
+  std::string ExecDonePath() const { return path_ + "/exec.done"; }
 
   Result<ContainerState> Load() const;
   Result<void> Save(const ContainerState& s) const;
