@@ -8,6 +8,8 @@
 #include <cstring>
 
 #include "cgroup/cgroup.h"
+#include "cgroup/resources.h"
+#include "cgroup/stats.h"
 #include "container/container.h"
 #include "core/log.h"
 #include "core/sys.h"
@@ -129,17 +131,24 @@ Result<void> Kill(const std::string& root, const std::string& id, int sig, bool 
   auto dir = SWORN_TRY(state::ContainerDir::Open(root, id, /*lock=*/false));
   auto st = SWORN_TRY(dir.Load());
   Status s = dir.CurrentStatus(st);
+  if (s == Status::kCreating || (!all && s == Status::kStopped)) return Fail(NotRunning(id, s));
+  auto set = SWORN_TRY(cgroup::ResolveSet(st.cgroup_dirs));
+  bool paused = s == Status::kPaused;
   if (all) {
-    if (s == Status::kCreating) return Fail(NotRunning(id, s));
-    SWORN_TRY(cgroup::SignalAll(st.cgroup_dirs, sig));
-    return {};
+    // As runc: freeze so nothing forks past the signal, signal, thaw.
+    if (!paused) (void)cgroup::Freeze(set, true);
+    auto r = cgroup::SignalAll(st.cgroup_dirs, sig);
+    if (!paused || sig == SIGKILL) (void)cgroup::Freeze(set, false);
+    return r;
   }
-  if (s == Status::kStopped || s == Status::kCreating) return Fail(NotRunning(id, s));
   auto pidfd = SWORN_TRY(PidfdOpen(st.pid));
   // The pidfd pins the process; checking the start time after opening it
   // makes sure we signal the container's init and not a recycled pid.
   if (!state::ProcessAlive(st.pid, st.pid_start)) return Fail(NotRunning(id, Status::kStopped));
-  return PidfdSendSignal(pidfd.get(), sig);
+  SWORN_TRY(PidfdSendSignal(pidfd.get(), sig));
+  // A frozen task takes SIGKILL only once thawed (runc thaws too).
+  if (paused && sig == SIGKILL) SWORN_TRY(cgroup::Freeze(set, false));
+  return {};
 }
 
 Result<void> Delete(const std::string& root, const std::string& id, bool force) {

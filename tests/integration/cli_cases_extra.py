@@ -326,3 +326,16 @@ def case_sysctl_mount_attrs_propagation(t):
     t.expect(not (host / "x").exists(), "the write reached the host directory")
     with open("/proc/sys/kernel/shmmni") as f:
         t.expect(f.read().strip() != "1234", "kernel.shmmni leaked to the host")
+
+
+def case_sigkill_reaches_paused_container(t):
+    """A frozen task takes SIGKILL only once thawed: kill (and kill --all)
+    with KILL on a paused container must leave it stopped, as with runc
+    (containerd's `task delete -f` relies on it)."""
+    for flags in ([], ["--all"]):
+        cid, _ = t.started(t.sleeper())
+        t.ok(t.rt("pause", cid), "pause")
+        t.ok(t.rt("kill", *flags, cid, "KILL"), f"kill {' '.join(flags)} KILL")
+        stopped = wait_until(lambda: json.loads(t.rt("state", cid).out or "{}").get("status") == "stopped", timeout=5)
+        t.expect(stopped, f"kill {' '.join(flags)} KILL of a paused container: still {t.rt('state', cid).out!r}")
+        t.ok(t.rt("delete", cid), "delete")
