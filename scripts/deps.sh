@@ -4,7 +4,8 @@ set -eu
 PKGS="build-essential cmake ninja-build pkg-config python3 time
   nlohmann-json3-dev libseccomp-dev libcap-dev libboost-program-options-dev catch2
   libgrpc++-dev protobuf-compiler-grpc libprotobuf-dev
-  busybox-static runc crun golang-github-opencontainers-specs-dev"
+  busybox-static runc crun golang-github-opencontainers-specs-dev
+  containerd qemu-system-x86 cpio"
 missing=""
 for p in $PKGS; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing="$missing $p"
