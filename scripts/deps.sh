@@ -5,7 +5,9 @@ PKGS="build-essential cmake ninja-build pkg-config python3 time
   nlohmann-json3-dev libseccomp-dev libcap-dev libboost-program-options-dev catch2
   libgrpc++-dev protobuf-compiler-grpc libprotobuf-dev
   busybox-static runc crun golang-github-opencontainers-specs-dev
-  containerd qemu-system-x86 cpio"
+  containerd qemu-system-x86 cpio
+  podman conmon fuse-overlayfs slirp4netns uidmap golang-github-containers-common
+  containernetworking-plugins catatonit iproute2"
 missing=""
 for p in $PKGS; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing="$missing $p"

@@ -65,7 +65,12 @@ Result<void> BuildRootfs(InitRequest& r) {
 
 Result<void> PrepareProcess(InitRequest& r) {
   const auto& p = *r.spec->process;
-  if (p.terminal) SWORN_TRY(SetupTerminal(p, r.console_fd, r.pty_to_parent, *r.sync, true));
+  if (p.terminal)
+    SWORN_TRY(SetupTerminal(p, r.console_fd, r.pty_to_parent, *r.sync, true));
+  // Like runc's init, lead a session and process group of our own: a
+  // supervisor (conmon) that kills the container's group must not hit itself.
+  else if (setsid() < 0)
+    return Fail(SysError("setsid"));
   // runc creates a missing cwd; it is resolved after pivot_root, so it is
   // always inside the rootfs.
   SWORN_TRY(MkdirAll(p.cwd));
