@@ -4,4 +4,4 @@
 # each: medians and ratios. Uses the podman suite's isolated configuration.
 set -eu
 cd "$(dirname "$0")/.."
-exec python3 tests/tools/podman_test.py --sworn build/sworn --runtimes runc,sworn,crun --only true --bench "${1:-10}"
+exec python3 tests/tools/podman_test.py --sworn "$(pwd)/build/sworn" --runtimes runc,sworn,crun --only true --bench "${1:-10}"

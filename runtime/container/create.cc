@@ -104,7 +104,7 @@ Result<Created> Create(const std::string& root, const CreateOptions& o) {
   auto plan = SWORN_TRY(PlanNamespaces(spec.linux));
   // Compiled here, in the parent: the child only loads bytes.
   log::Debug("create: start");
-  auto seccomp = SWORN_TRY(security::CompileOciSeccomp(spec.linux.seccomp));
+  auto seccomp = SWORN_TRY(security::CachedCompileOciSeccomp(spec.linux.seccomp, root + "/@cache"));
   auto resources = SWORN_TRY(cgroup::ParseResources(spec.linux.resources));
   auto sandbox = SWORN_TRY(PrepareSandbox(root, spec.annotations, spec.root_path, *spec.process,
                                           (plan.clone_flags & CLONE_NEWPID) != 0));

@@ -74,8 +74,8 @@ Result<Created> Exec(const std::string& root, const ExecOptions& o) {
   int flags = DifferingNamespaces(info.st.pid);
   // exec'd processes get the container's seccomp profile too, as with runc.
   const auto* linux = spec::Member(info.st.config, "linux");
-  auto seccomp = SWORN_TRY(security::CompileOciSeccomp(
-      linux && spec::Member(*linux, "seccomp") ? (*linux)["seccomp"] : nlohmann::json()));
+  auto seccomp = SWORN_TRY(security::CachedCompileOciSeccomp(
+      linux && spec::Member(*linux, "seccomp") ? (*linux)["seccomp"] : nlohmann::json(), root + "/@cache"));
   UniqueFd console;
   if (!o.console_socket.empty()) console = SWORN_TRY(ConnectUnix(o.console_socket, "--console-socket"));
   auto [parent_sock, child_sock] = SWORN_TRY(process::SyncSocket::Pair());

@@ -190,7 +190,7 @@ Result<SandboxSetup> PrepareSandbox(const std::string& root, const std::map<std:
   for (const auto& w : s.spec.warnings) log::Warn(w);
   if (s.spec.promises)
     s.pledge = SWORN_TRY(
-        security::CachedCompilePledge(s.spec, EntrypointIsDynamic(rootfs, p), self_pid_one, root + "/@pledge-cache"));
+        security::CachedCompilePledge(s.spec, EntrypointIsDynamic(rootfs, p), self_pid_one, root + "/@cache"));
   s.repledge = SWORN_TRY(RepledgeFor(s.pledge));
   return s;
 }

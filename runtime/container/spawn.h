@@ -98,7 +98,7 @@ struct SandboxSetup {
   }
 };
 // self_pid_one: the process will be pid 1 of a new pid namespace. Compiled
-// pledge programs are cached under <root>/@pledge-cache (no container id has an @).
+// pledge programs are cached under <root>/@cache (no container id has an @).
 Result<SandboxSetup> PrepareSandbox(const std::string& root, const std::map<std::string, std::string>& annotations,
                                     const std::string& rootfs, const spec::Process& p, bool self_pid_one);
 

@@ -8,7 +8,11 @@
 #include <memory>
 
 #include "core/log.h"
+#include "core/sys.h"
+#include "security/pledge_cache.h"
 #include "spec/json_field.h"
+
+#include <cstring>
 
 namespace sworn::security {
 namespace {
@@ -193,6 +197,63 @@ Result<BpfProgram> CompileOciSeccomp(const json& s) {
     prog.insns.insert(prog.insns.begin(), prefix.begin(), prefix.end());
   }
   return prog;
+}
+
+}  // namespace sworn::security
+
+namespace sworn::security {
+namespace {
+
+// u32 count, instructions, u32 flags, u8 notify, then the listener path and
+// metadata as u32-length-prefixed strings.
+std::string Serialize(const BpfProgram& p) {
+  auto u32 = [](uint32_t v) { return std::string(reinterpret_cast<const char*>(&v), sizeof(v)); };
+  std::string out = u32(static_cast<uint32_t>(p.insns.size()));
+  out.append(reinterpret_cast<const char*>(p.insns.data()), p.insns.size() * sizeof(sock_filter));
+  out += u32(p.flags);
+  out += static_cast<char>(p.notify);
+  out += u32(static_cast<uint32_t>(p.listener_path.size())) + p.listener_path;
+  out += u32(static_cast<uint32_t>(p.listener_metadata.size())) + p.listener_metadata;
+  return out;
+}
+
+std::optional<BpfProgram> Deserialize(const std::string& d) {
+  size_t off = 0;
+  auto u32 = [&](uint32_t& v) {
+    if (off + sizeof(v) > d.size()) return false;
+    std::memcpy(&v, d.data() + off, sizeof(v));
+    off += sizeof(v);
+    return true;
+  };
+  auto str = [&](std::string& s) {
+    uint32_t n;
+    if (!u32(n) || off + n > d.size()) return false;
+    s.assign(d, off, n);
+    off += n;
+    return true;
+  };
+  BpfProgram p;
+  uint32_t n;
+  if (!u32(n) || off + size_t{n} * sizeof(sock_filter) > d.size()) return std::nullopt;
+  p.insns.resize(n);
+  std::memcpy(p.insns.data(), d.data() + off, size_t{n} * sizeof(sock_filter));
+  off += size_t{n} * sizeof(sock_filter);
+  if (!u32(p.flags) || off >= d.size()) return std::nullopt;
+  p.notify = d[off++] != 0;
+  if (!str(p.listener_path) || !str(p.listener_metadata) || off != d.size()) return std::nullopt;
+  return p;
+}
+
+}  // namespace
+
+Result<BpfProgram> CachedCompileOciSeccomp(const nlohmann::json& seccomp, const std::string& cache_dir) {
+  if (seccomp.is_null() || cache_dir.empty()) return CompileOciSeccomp(seccomp);
+  std::string file = CacheFile(cache_dir, "seccomp", seccomp.dump() + RuntimeIdentity());
+  if (auto data = ReadFile(file))
+    if (auto p = Deserialize(*data)) return std::move(*p);
+  auto p = SWORN_TRY(CompileOciSeccomp(seccomp));
+  if (MkdirAll(cache_dir, 0700)) (void)WriteFileAtomic(file, Serialize(p));
+  return p;
 }
 
 }  // namespace sworn::security

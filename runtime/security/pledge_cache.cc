@@ -23,12 +23,10 @@ uint64_t Fnv(const std::string& s) {
   return h;
 }
 
-std::string Key(const SandboxSpec& s, bool dynamic, bool self_pid_one) {
-  std::string k = "v1";
-  for (const auto& p : *s.promises) k += " " + p;
-  k += s.penalty == Penalty::kKill ? " kill" : " eperm";
-  k += dynamic ? " dyn" : " static";
-  k += self_pid_one ? " pid1" : " pid?";
+}  // namespace
+
+std::string RuntimeIdentity() {
+  std::string k;
   const scmp_version* v = seccomp_version();
   k += " seccomp " + std::to_string(v->major) + "." + std::to_string(v->minor) + "." + std::to_string(v->micro);
   struct stat st;
@@ -36,6 +34,23 @@ std::string Key(const SandboxSpec& s, bool dynamic, bool self_pid_one) {
     k += " exe " + std::to_string(st.st_dev) + ":" + std::to_string(st.st_ino) + ":" + std::to_string(st.st_size) +
          ":" + std::to_string(st.st_mtim.tv_sec) + "." + std::to_string(st.st_mtim.tv_nsec);
   return k;
+}
+
+std::string CacheFile(const std::string& dir, const char* prefix, const std::string& key) {
+  char name[64];
+  snprintf(name, sizeof(name), "/%s-%016llx.bpf", prefix, static_cast<unsigned long long>(Fnv(key)));
+  return dir + name;
+}
+
+namespace {
+
+std::string Key(const SandboxSpec& s, bool dynamic, bool self_pid_one) {
+  std::string k = "v1";
+  for (const auto& p : *s.promises) k += " " + p;
+  k += s.penalty == Penalty::kKill ? " kill" : " eperm";
+  k += dynamic ? " dyn" : " static";
+  k += self_pid_one ? " pid1" : " pid?";
+  return k + RuntimeIdentity();
 }
 
 // File layout: u32 count of the main program, its instructions, then the
@@ -88,9 +103,7 @@ Result<PledgeProgram> CachedCompilePledge(const SandboxSpec& s, bool dynamic, bo
   std::string file;
   std::optional<PledgeProgram> cached;
   if (!cache_dir.empty()) {
-    char name[32];
-    snprintf(name, sizeof(name), "/pledge-%016llx.bpf", static_cast<unsigned long long>(Fnv(Key(s, dynamic, self_pid_one))));
-    file = cache_dir + name;
+    file = CacheFile(cache_dir, "pledge", Key(s, dynamic, self_pid_one));
     if (auto data = ReadFile(file)) cached = Deserialize(*data, dynamic);
   }
   if (!cached) {

@@ -18,6 +18,12 @@ namespace sworn::security {
 Result<PledgeProgram> CachedCompilePledge(const SandboxSpec& s, bool dynamic, bool self_pid_one,
                                           const std::string& cache_dir);
 
+// What invalidates every cached program: the libseccomp version and the
+// identity (device, inode, size, mtime) of the running sworn binary.
+std::string RuntimeIdentity();
+// <dir>/<prefix>-<hash of key>.bpf
+std::string CacheFile(const std::string& dir, const char* prefix, const std::string& key);
+
 // Replaces the placeholder secret's halves with `secret`'s; returns how many
 // instructions changed (0 means the program has no secret check).
 size_t PatchExecSecret(std::vector<sock_filter>& insns, const std::array<uint64_t, 3>& secret);

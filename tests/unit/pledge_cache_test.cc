@@ -9,6 +9,7 @@
 #include <filesystem>
 
 #include "security/bpf.h"
+#include "security/oci_seccomp.h"
 #include "security/pledge_cache.h"
 
 using namespace sworn::security;
@@ -56,5 +57,30 @@ TEST_CASE("dynamic programs keep their after-startup filter through the cache", 
   CHECK(b->after_startup->insns.size() == a->after_startup->insns.size());
   // The after-startup filter has no secret: execve is denied outright.
   CHECK(Execve(*b->after_startup, b->secret) != SECCOMP_RET_ALLOW);
+  std::filesystem::remove_all(dir);
+}
+
+TEST_CASE("OCI seccomp programs are cached per profile", "[unit][seccomp]") {
+  char tmpl[] = "/tmp/sworn-scache-XXXXXX";
+  std::string dir = mkdtemp(tmpl);
+  nlohmann::json profile = {{"defaultAction", "SCMP_ACT_ALLOW"},
+                            {"listenerPath", "/run/x.sock"},
+                            {"flags", {"SECCOMP_FILTER_FLAG_LOG"}},
+                            {"syscalls", {{{"names", {"mkdir"}}, {"action", "SCMP_ACT_ERRNO"}, {"errnoRet", 13}}}}};
+  auto a = CachedCompileOciSeccomp(profile, dir);
+  auto b = CachedCompileOciSeccomp(profile, dir);  // from the file
+  REQUIRE(a);
+  REQUIRE(b);
+  CHECK(std::distance(std::filesystem::directory_iterator(dir), {}) == 1);
+  CHECK(b->insns.size() == a->insns.size());
+  CHECK(b->flags == a->flags);
+  CHECK(b->listener_path == "/run/x.sock");
+  const uint64_t none[6] = {};
+  CHECK(EmulateBpf(b->insns, SYS_mkdir, AUDIT_ARCH_X86_64, none) == (SECCOMP_RET_ERRNO | 13));
+  profile["syscalls"][0]["errnoRet"] = 1;
+  auto c = CachedCompileOciSeccomp(profile, dir);
+  REQUIRE(c);
+  CHECK(EmulateBpf(c->insns, SYS_mkdir, AUDIT_ARCH_X86_64, none) == (SECCOMP_RET_ERRNO | 1));
+  CHECK(std::distance(std::filesystem::directory_iterator(dir), {}) == 2);
   std::filesystem::remove_all(dir);
 }
