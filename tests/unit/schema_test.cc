@@ -1,0 +1,44 @@
+// schemas/sworn-annotations.schema.json and the annotation parser must agree:
+// every key the schema lists is accepted with a value its schema allows, and
+// a sworn.* key it does not list is refused.
+#include <catch2/catch.hpp>
+#include <fstream>
+#include <nlohmann/json.hpp>
+
+#include "security/sandbox.h"
+
+namespace {
+
+nlohmann::json Schema() {
+  std::ifstream f(SWORN_SCHEMA_DIR "/sworn-annotations.schema.json");
+  return nlohmann::json::parse(f);
+}
+
+// A value the schema allows for `key`.
+std::string Example(const std::string& key, const nlohmann::json& prop) {
+  if (prop.contains("enum")) return prop["enum"][0].get<std::string>();
+  if (key == "sworn.pledge.promises") return "stdio rpath";
+  if (key == "sworn.unveil") return R"(["r:/etc"])";
+  if (key == "sworn.unveil.tcp") return R"(["bind:8080"])";
+  return "";
+}
+
+}  // namespace
+
+TEST_CASE("the annotation schema and the parser agree", "[unit][schema]") {
+  auto schema = Schema();
+  const auto& props = schema["properties"];
+  REQUIRE(props.size() >= 7);
+  for (auto it = props.begin(); it != props.end(); ++it) {
+    std::map<std::string, std::string> a = {{it.key(), Example(it.key(), *it)}};
+    INFO(it.key() << " = " << a[it.key()]);
+    CHECK(sworn::security::ParseSandbox(a));
+  }
+  // propertyNames lists the same keys for sworn.*
+  CHECK(schema["propertyNames"]["then"]["enum"].size() == props.size());
+  auto unknown = sworn::security::ParseSandbox({{"sworn.bogus", "x"}});
+  REQUIRE_FALSE(unknown);
+  CHECK(unknown.error().Message() == "annotations.sworn.bogus: unknown sworn annotation");
+  // Keys outside sworn.* are not ours to judge.
+  CHECK(sworn::security::ParseSandbox({{"io.podman.annotations.label", "x"}}));
+}
