@@ -275,17 +275,7 @@ int main(int argc, char **argv) {
 
 
 def pprobe_binary(t):
-    ctx = t.ctx
-    path = getattr(ctx, "pprobe_path", None)
-    if path and path.exists():
-        return path
-    src = Path(t.ws.base) / "pprobe.c"
-    src.write_text(PPROBE_SRC)
-    path = Path(t.ws.base) / "pprobe"
-    res = itlib.run_cmd(["gcc", "-static", "-O1", "-pthread", "-o", str(path), str(src)], timeout=120)
-    t.require(res.rc == 0, f"compiling the pledge probe: {res.describe()}")
-    ctx.pprobe_path = path
-    return path
+    return itlib.static_helper(t, "pprobe", PPROBE_SRC, "-pthread")
 
 
 def results(out):

@@ -65,17 +65,7 @@ int main(int argc, char **argv) {
 
 
 def sctest_binary(t):
-    ctx = t.ctx
-    path = getattr(ctx, "sctest_path", None)
-    if path and path.exists():
-        return path
-    src = Path(t.ws.base) / "sctest.c"
-    src.write_text(SCTEST_SRC)
-    path = Path(t.ws.base) / "sctest"
-    res = itlib.run_cmd(["gcc", "-static", "-O1", "-o", str(path), str(src)], timeout=120)
-    t.require(res.rc == 0, f"compiling the seccomp test helper: {res.describe()}")
-    ctx.sctest_path = path
-    return path
+    return itlib.static_helper(t, "sctest", SCTEST_SRC)
 
 
 def bundle_with_sctest(t, cfg):

@@ -315,3 +315,19 @@ def finish(proc, timeout=None):
     out = proc.outfile.read().decode(errors="replace")
     proc.outfile.close()
     return rc, out
+
+
+def static_helper(t, name, source, *cflags):
+    """A static C helper compiled once per run (cached on the context) from
+    source, for cases that need exact errnos inside a container."""
+    cached = getattr(t.ctx, name + "_path", None)
+    if cached and cached.exists():
+        return cached
+    src = Path(t.ws.base) / (name + ".c")
+    src.write_text(source)
+    path = Path(t.ws.base) / name
+    res = run_cmd(["gcc", "-static", "-O1", *cflags, "-o", str(path), str(src)], timeout=120)
+    t.require(res.rc == 0, f"compiling {name}: {res.describe()}")
+    setattr(t.ctx, name + "_path", path)
+    return path
+
