@@ -1,5 +1,9 @@
 // create, start, run, state, kill, delete, list.
 #include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <ctime>
 
 #include <cstdio>
 #include <iostream>
@@ -7,6 +11,7 @@
 #include "cli/cli.h"
 #include "container/container.h"
 #include "core/log.h"
+#include "core/sys.h"
 
 namespace sworn::cli {
 namespace {
@@ -44,17 +49,34 @@ int Start(const Globals& g, const std::vector<std::string>& args) {
   return Check(container::Start(g.root, p.positional[0]));
 }
 
+// `run --exit-file F --ready-fd N` makes `run` a task supervisor (the Nomad
+// driver's): N gets one byte once the process has started, and F receives
+// how it ended, written atomically before `run` exits.
+static Result<void> WriteExitFile(const Globals& g, const std::string& id, const std::string& path, int status) {
+  auto sample = container::TakeSample(g.root, id);
+  nlohmann::json j = {{"exit_code", container::ExitCode(status)},
+                      {"signal", WIFSIGNALED(status) ? WTERMSIG(status) : 0},
+                      {"oom_killed", sample && sample->oom_kills > 0},
+                      {"exited_at", std::time(nullptr)}};
+  return WriteFileAtomic(path, j.dump() + "\n");
+}
+
 int Run(const Globals& g, const std::vector<std::string>& args) {
   container::CreateOptions o;
   bool detach = false, keep = false;
+  std::string exit_file;
+  int ready_fd = -1;
   po::options_description d("run options");
   AddCreateFlags(d, o);
   d.add_options()("detach,d", po::bool_switch(&detach), "do not wait for the container")(
       "keep", po::bool_switch(&keep), "keep the stopped container (no delete)")(
-      "no-subreaper", po::bool_switch(), "accepted for runc compatibility");
+      "no-subreaper", po::bool_switch(), "accepted for runc compatibility")(
+      "exit-file", po::value(&exit_file), "write the exit code, signal and OOM kill here as JSON")(
+      "ready-fd", po::value(&ready_fd), "write one byte to this fd once the process has started");
   auto p = ParseVerb(d, args);
   ExpectArgs("run", p, 1, 1, "<container-id>");
   o.id = p.positional[0];
+  if (detach && !exit_file.empty()) return Report("run: --exit-file needs a foreground run (no --detach)");
   o.pty_to_parent = !detach && o.console_socket.empty();
   o.foreground = !detach;
   auto c = container::Create(g.root, o);
@@ -64,15 +86,22 @@ int Run(const Globals& g, const std::vector<std::string>& args) {
     return Report(s.error().Message());
   }
   log::Debug("run: started");
+  if (ready_fd >= 0) {
+    (void)!write(ready_fd, "1", 1);
+    close(ready_fd);
+  }
   if (detach) return 0;
-  auto code = container::WaitForward(*c);
+  auto status = container::WaitForwardStatus(*c);
   log::Debug("run: container exited");
+  if (status && !exit_file.empty()) {
+    if (auto w = WriteExitFile(g, o.id, exit_file, *status); !w) log::Warn(w.error().Message());
+  }
   if (!keep) {
     if (auto del = container::Delete(g.root, o.id, true); !del) log::Warn(del.error().Message());
   }
   log::Debug("run: deleted");
-  if (!code) return Report(code.error().Message());
-  return *code;
+  if (!status) return Report(status.error().Message());
+  return container::ExitCode(*status);
 }
 
 int State(const Globals& g, const std::vector<std::string>& args) {

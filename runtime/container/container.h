@@ -70,6 +70,10 @@ Result<spec::Process> BaseProcess(const std::string& root, const std::string& id
 // Waits for a child, forwarding signals to it and proxying a pty if given;
 // returns the exit code a shell would report (128+N for signal N).
 Result<int> WaitForward(const Created& c);
+// The same, returning the raw wait status.
+Result<int> WaitForwardStatus(const Created& c);
+// The exit code a shell reports for a wait status (128+N for signal N).
+int ExitCode(int status);
 
 // Cgroup verbs.
 Result<std::vector<pid_t>> Pids(const std::string& root, const std::string& id);

@@ -53,15 +53,21 @@ bool Pump(int from, int to) {
   return true;
 }
 
+}  // namespace
+
 int ExitCode(int status) {
   if (WIFEXITED(status)) return WEXITSTATUS(status);
   if (WIFSIGNALED(status)) return 128 + WTERMSIG(status);
   return 255;
 }
 
-}  // namespace
-
 Result<int> WaitForward(const Created& c) {
+  auto status = WaitForwardStatus(c);
+  if (!status) return Fail(status.error());
+  return ExitCode(*status);
+}
+
+Result<int> WaitForwardStatus(const Created& c) {
   sigset_t set, old;
   sigemptyset(&set);
   for (int s : kForwarded) sigaddset(&set, s);
@@ -98,7 +104,7 @@ Result<int> WaitForward(const Created& c) {
   while (waitpid(c.pid, &status, 0) < 0)
     if (errno != EINTR) return Fail(SysError("waitpid", std::to_string(c.pid)));
   sigprocmask(SIG_SETMASK, &old, nullptr);
-  return ExitCode(status);
+  return status;
 }
 
 }  // namespace sworn::container
