@@ -7,7 +7,10 @@ PKGS="build-essential cmake ninja-build pkg-config python3 time
   busybox-static runc crun golang-github-opencontainers-specs-dev
   containerd qemu-system-x86 cpio
   podman conmon fuse-overlayfs slirp4netns uidmap golang-github-containers-common
-  containernetworking-plugins catatonit iproute2"
+  containernetworking-plugins catatonit iproute2
+  python3-jsonschema python3-grpcio golang-go golang-github-hashicorp-go-plugin-dev
+  golang-google-grpc-dev golang-golang-x-net-dev golang-github-golang-protobuf-1-5-dev
+  golang-google-protobuf-dev"
 missing=""
 for p in $PKGS; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing="$missing $p"
