@@ -1,0 +1,286 @@
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <filesystem>
+#include <thread>
+
+#include "container/container.h"
+#include "driver/exec_session.h"
+#include "driver/hclog.h"
+#include "driver/network.h"
+#include "driver/schema.h"
+#include "driver/services.h"
+#include "driver/stats.h"
+
+namespace sworn::driver {
+namespace {
+
+int64_t NowNs() {
+  return std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+void SetTime(google::protobuf::Timestamp* t, int64_t ns) {
+  t->set_seconds(ns / 1000000000);
+  t->set_nanos(static_cast<int32_t>(ns % 1000000000));
+}
+
+void FillResult(const ExitInfo& e, pb::ExitResult* r) {
+  r->set_exit_code(e.exit_code);
+  r->set_signal(e.signal);
+  r->set_oom_killed(e.oom_killed);
+}
+
+int64_t DurationMs(const google::protobuf::Duration& d) { return d.seconds() * 1000 + d.nanos() / 1000000; }
+
+grpc::Status NotFound(const std::string& id) {
+  return grpc::Status(grpc::StatusCode::NOT_FOUND, "task not found for given id: " + id);
+}
+
+int LandlockAbi() {
+  constexpr unsigned kVersion = 1;  // LANDLOCK_CREATE_RULESET_VERSION
+  long abi = syscall(444 /* landlock_create_ruleset */, nullptr, 0, kVersion);
+  return abi < 0 ? 0 : static_cast<int>(abi);
+}
+
+std::string CgroupMode() {
+  if (access("/sys/fs/cgroup/cgroup.controllers", F_OK) == 0) return "v2";
+  return access("/sys/fs/cgroup/unified/cgroup.controllers", F_OK) == 0 ? "hybrid" : "v1";
+}
+
+}  // namespace
+
+pb::FingerprintResponse TakeFingerprint(const PluginState& ps) {
+  pb::FingerprintResponse r;
+  auto attr = [&r](const std::string& k) -> auto& { return (*r.mutable_attributes())["driver.sworn." + k]; };
+  std::string sworn = ps.Sworn();
+  int abi = LandlockAbi();
+  attr("version").set_string_val(kPluginVersion);
+  attr("landlock_abi").set_int_val(abi);
+  attr("cgroups").set_string_val(CgroupMode());
+  if (sworn.empty()) {
+    r.set_health(pb::FingerprintResponse::UNDETECTED);
+    r.set_health_description("sworn binary not found: set sworn_path or put sworn in PATH");
+    return r;
+  }
+  attr("path").set_string_val(sworn);
+  if (geteuid() != 0) {
+    r.set_health(pb::FingerprintResponse::UNHEALTHY);
+    r.set_health_description("driver must run as root");
+  } else if (access("/proc/sys/kernel/seccomp/actions_avail", R_OK) != 0) {
+    r.set_health(pb::FingerprintResponse::UNHEALTHY);
+    r.set_health_description("kernel lacks seccomp filters: promises cannot be enforced");
+  } else {
+    r.set_health(pb::FingerprintResponse::HEALTHY);
+    r.set_health_description(abi > 0 ? "Healthy" : "Healthy (kernel Landlock disabled: unveil refused)");
+  }
+  return r;
+}
+
+void EventHub::Publish(pb::DriverTaskEvent e) {
+  {
+    std::lock_guard l(mu_);
+    recent_.emplace_back(next_++, std::move(e));
+    if (recent_.size() > 256) recent_.pop_front();
+  }
+  cv_.notify_all();
+}
+
+bool EventHub::Next(uint64_t& seen, pb::DriverTaskEvent* out, const std::function<bool()>& cancelled) {
+  std::unique_lock l(mu_);
+  for (;;) {
+    for (auto& [n, e] : recent_)
+      if (n > seen) {
+        seen = n;
+        *out = e;
+        return true;
+      }
+    if (cancelled()) return false;
+    cv_.wait_for(l, std::chrono::milliseconds(500));
+  }
+}
+
+grpc::Status DriverService::TaskConfigSchema(Ctx*, const pb::TaskConfigSchemaRequest*,
+                                             pb::TaskConfigSchemaResponse* r) {
+  *r->mutable_spec() = TaskConfigSpec();
+  return grpc::Status::OK;
+}
+
+grpc::Status DriverService::Capabilities(Ctx*, const pb::CapabilitiesRequest*, pb::CapabilitiesResponse* r) {
+  auto* c = r->mutable_capabilities();
+  c->set_send_signals(true);
+  c->set_exec(true);
+  // IMAGE, not CHROOT: with CHROOT the Nomad client copies chroot_env into
+  // every task dir before StartTask; we bind-mount it instead.
+  c->set_fs_isolation(pb::DriverCapabilities::IMAGE);
+  c->add_network_isolation_modes(pb::NetworkIsolationSpec::HOST);
+  c->add_network_isolation_modes(pb::NetworkIsolationSpec::GROUP);
+  c->set_mount_configs(pb::DriverCapabilities::ANY_MOUNTS);
+  return grpc::Status::OK;
+}
+
+grpc::Status DriverService::Fingerprint(Ctx* ctx, const pb::FingerprintRequest*,
+                                        grpc::ServerWriter<pb::FingerprintResponse>* w) {
+  // Send now, then every 30 s and whenever it changes; never end on our own
+  // (Nomad re-opens a closed stream at once, in a hot loop).
+  std::string last;
+  auto next = std::chrono::steady_clock::now();
+  while (!ctx->IsCancelled()) {
+    auto fp = TakeFingerprint(ps_);
+    std::string now = fp.SerializeAsString();
+    if (now != last || std::chrono::steady_clock::now() >= next) {
+      if (!w->Write(fp)) break;
+      last = now;
+      next = std::chrono::steady_clock::now() + std::chrono::seconds(30);
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(500));
+  }
+  return grpc::Status::OK;
+}
+
+grpc::Status DriverService::StartTask(Ctx*, const pb::StartTaskRequest* req, pb::StartTaskResponse* r) {
+  auto t = tm_.Start(req->task());
+  if (!t) {
+    hclog::Error("StartTask failed", {{"task_id", req->task().id()}, {"error", t.error().Message()}});
+    return ToStatus(t.error());
+  }
+  auto* h = r->mutable_handle();
+  h->set_version(kHandleVersion);
+  *h->mutable_config() = (*t)->config;
+  h->set_state(pb::RUNNING);
+  h->set_driver_state(EncodeRecord((*t)->rec));
+  return grpc::Status::OK;
+}
+
+grpc::Status DriverService::RecoverTask(Ctx*, const pb::RecoverTaskRequest* req, pb::RecoverTaskResponse*) {
+  auto ok = tm_.Recover(req->handle());
+  if (!ok) {
+    hclog::Error("RecoverTask failed", {{"task_id", req->handle().config().id()}, {"error", ok.error().Message()}});
+    return ToStatus(ok.error());
+  }
+  pb::DriverTaskEvent e;
+  e.set_task_id(req->handle().config().id());
+  e.set_alloc_id(req->handle().config().alloc_id());
+  e.set_task_name(req->handle().config().name());
+  SetTime(e.mutable_timestamp(), NowNs());
+  e.set_message("Task recovered by a new driver process");
+  ev_.Publish(std::move(e));
+  return grpc::Status::OK;
+}
+
+grpc::Status DriverService::WaitTask(Ctx* ctx, const pb::WaitTaskRequest* req, pb::WaitTaskResponse* r) {
+  FillResult(ExitInfo{}, r->mutable_result());  // never leave it unset: the 1.6 client dereferences it
+  auto t = tm_.Find(req->task_id());
+  if (!t) return NotFound(req->task_id());
+  auto e = t->Wait([ctx] { return ctx->IsCancelled(); });
+  if (!e) return grpc::Status(grpc::StatusCode::CANCELLED, "WaitTask cancelled by the caller");
+  FillResult(*e, r->mutable_result());
+  r->set_err(e->err);
+  return grpc::Status::OK;
+}
+
+grpc::Status DriverService::StopTask(Ctx*, const pb::StopTaskRequest* req, pb::StopTaskResponse*) {
+  auto ok = tm_.Stop(req->task_id(), DurationMs(req->timeout()), req->signal());
+  return ok ? grpc::Status::OK : ToStatus(ok.error());
+}
+
+grpc::Status DriverService::DestroyTask(Ctx*, const pb::DestroyTaskRequest* req, pb::DestroyTaskResponse*) {
+  auto ok = tm_.Destroy(req->task_id(), req->force());
+  return ok ? grpc::Status::OK : ToStatus(ok.error());
+}
+
+grpc::Status DriverService::InspectTask(Ctx*, const pb::InspectTaskRequest* req, pb::InspectTaskResponse* r) {
+  auto* s = r->mutable_task();
+  SetTime(s->mutable_started_at(), 0);
+  SetTime(s->mutable_completed_at(), 0);
+  FillResult(ExitInfo{}, s->mutable_result());
+  auto t = tm_.Find(req->task_id());
+  if (!t) return NotFound(req->task_id());
+  s->set_id(t->rec.id);
+  s->set_name(t->rec.name);
+  SetTime(s->mutable_started_at(), t->rec.started_at);
+  bool exited = t->Exited();
+  s->set_state(exited ? pb::EXITED : pb::RUNNING);
+  if (exited) {
+    SetTime(s->mutable_completed_at(), t->CompletedAt());
+    FillResult(t->Result(), s->mutable_result());
+  }
+  auto& a = *r->mutable_driver()->mutable_attributes();
+  a["container_id"] = t->rec.container_id;
+  a["bundle"] = t->rec.bundle_dir;
+  a["supervisor_pid"] = std::to_string(t->rec.supervisor_pid);
+  if (auto info = container::Inspect(t->rec.state_root, t->rec.container_id)) a["pid"] = std::to_string(info->st.pid);
+  return grpc::Status::OK;
+}
+
+grpc::Status DriverService::TaskStats(Ctx* ctx, const pb::TaskStatsRequest* req,
+                                      grpc::ServerWriter<pb::TaskStatsResponse>* w) {
+  auto t = tm_.Find(req->task_id());
+  if (!t) return NotFound(req->task_id());
+  int64_t interval = std::max<int64_t>(DurationMs(req->collection_interval()), 100);
+  if (!req->has_collection_interval() || DurationMs(req->collection_interval()) == 0) interval = 1000;
+  UsageSampler sampler;
+  while (!ctx->IsCancelled() && !t->Exited()) {
+    pb::TaskStatsResponse r;
+    auto* s = r.mutable_stats();
+    s->set_id(t->rec.id);
+    SetTime(s->mutable_timestamp(), NowNs());
+    auto sample = container::TakeSample(t->rec.state_root, t->rec.container_id);
+    sampler.Fill(sample ? sample->stats : nlohmann::json::object(), s->mutable_agg_resource_usage());
+    if (!w->Write(r)) break;
+    if (t->Wait([ctx] { return ctx->IsCancelled(); }, static_cast<int>(interval))) break;
+  }
+  return grpc::Status::OK;
+}
+
+grpc::Status DriverService::TaskEvents(Ctx* ctx, const pb::TaskEventsRequest*,
+                                       grpc::ServerWriter<pb::DriverTaskEvent>* w) {
+  uint64_t seen = 0;
+  pb::DriverTaskEvent e;
+  // Only events published after the stream opened.
+  while (ev_.Next(seen, &e, [] { return true; })) {
+  }
+  while (ev_.Next(seen, &e, [ctx] { return ctx->IsCancelled(); }))
+    if (!w->Write(e)) break;
+  return grpc::Status::OK;
+}
+
+grpc::Status DriverService::SignalTask(Ctx*, const pb::SignalTaskRequest* req, pb::SignalTaskResponse*) {
+  auto ok = tm_.Signal(req->task_id(), req->signal());
+  return ok ? grpc::Status::OK : ToStatus(ok.error());
+}
+
+grpc::Status DriverService::ExecTask(Ctx*, const pb::ExecTaskRequest* req, pb::ExecTaskResponse* r) {
+  FillResult(ExitInfo{}, r->mutable_result());
+  auto t = tm_.Find(req->task_id());
+  if (!t) return NotFound(req->task_id());
+  if (t->Exited()) return ToStatus(MakeError(Errc::kBadState, "task " + req->task_id() + " has exited"));
+  auto o = RunExec(t->rec, {req->command().begin(), req->command().end()}, DurationMs(req->timeout()));
+  if (!o) return ToStatus(o.error());
+  r->set_stdout(o->out);
+  r->set_stderr(o->err);
+  r->mutable_result()->set_exit_code(o->exit_code);
+  return grpc::Status::OK;
+}
+
+// Only called by a client when a driver claims must_create_network; we
+// don't, but answer as the Nomad client's own implementation would.
+grpc::Status DriverService::CreateNetwork(Ctx*, const pb::CreateNetworkRequest* req, pb::CreateNetworkResponse* r) {
+  auto ns = CreateNetns(req->alloc_id());
+  if (!ns) return ToStatus(ns.error());
+  auto* spec = r->mutable_isolation_spec();
+  spec->set_mode(pb::NetworkIsolationSpec::GROUP);
+  spec->set_path(ns->path);
+  r->set_created(ns->created);
+  return grpc::Status::OK;
+}
+
+grpc::Status DriverService::DestroyNetwork(Ctx*, const pb::DestroyNetworkRequest* req, pb::DestroyNetworkResponse*) {
+  std::string path = req->isolation_spec().path();
+  if (path.empty()) path = "/var/run/netns/" + req->alloc_id();
+  auto ok = DestroyNetns(path);
+  return ok ? grpc::Status::OK : ToStatus(ok.error());
+}
+
+}  // namespace sworn::driver

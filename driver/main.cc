@@ -1,0 +1,127 @@
+// nomad-driver-sworn: a go-plugin gRPC server. Nomad starts this binary (three
+// times per agent start: fingerprint, config validation, the real instance),
+// reads the handshake line from stdout and talks gRPC over the unix socket
+// it names. Startup does nothing else, so the short-lived launches are cheap.
+#include <grpcpp/grpcpp.h>
+#include <grpcpp/health_check_service_interface.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <unistd.h>
+
+#include <climits>
+#include <condition_variable>
+#include <cstdio>
+#include <cstring>
+#include <mutex>
+#include <string>
+#include <thread>
+
+#include "driver/hclog.h"
+#include "driver/services.h"
+
+namespace {
+
+constexpr const char* kCookieKey = "NOMAD_PLUGIN_MAGIC_COOKIE";
+constexpr const char* kCookieValue = "e4327c2e01eabfd75a8a67adb114fb34a757d57eee7728d857a8cec6e91a7255";
+
+// Like go-plugin's os.CreateTemp(dir, "plugin*"): a fresh name, removed so
+// the server can bind it. sun_path holds 107 bytes.
+std::string SocketPath() {
+  const char* dir = getenv("PLUGIN_UNIX_SOCKET_DIR");
+  if (!dir || !*dir) dir = getenv("TMPDIR");
+  if (!dir || !*dir || strlen(dir) > 80) dir = "/tmp";
+  std::string tmpl = std::string(dir) + "/plugin" + "XXXXXX";
+  int fd = mkstemp(tmpl.data());
+  if (fd < 0) return "";
+  close(fd);
+  unlink(tmpl.c_str());
+  return tmpl;
+}
+
+class Shutdown {
+ public:
+  void Request() {
+    std::lock_guard l(mu_);
+    requested_ = true;
+    cv_.notify_all();
+  }
+  void WaitRequested() {
+    std::unique_lock l(mu_);
+    cv_.wait(l, [this] { return requested_; });
+  }
+
+ private:
+  std::mutex mu_;
+  std::condition_variable cv_;
+  bool requested_ = false;
+};
+
+}  // namespace
+
+int main() {
+  const char* cookie = getenv(kCookieKey);
+  if (!cookie || strcmp(cookie, kCookieValue) != 0) {
+    fprintf(stderr,
+            "This binary is a plugin. These are not meant to be executed directly.\n"
+            "Please execute the program that consumes these plugins, which will\n"
+            "load any plugins automatically (Nomad loads nomad-driver-sworn from its plugin_dir).\n");
+    return 1;
+  }
+  // Ctrl-C in a terminal reaches the whole foreground group: Nomad handles
+  // it, not us. After the agent dies stderr has no reader.
+  signal(SIGINT, SIG_IGN);
+  signal(SIGPIPE, SIG_IGN);
+  sigset_t term;
+  sigemptyset(&term);
+  sigaddset(&term, SIGTERM);
+  sigaddset(&term, SIGHUP);
+  pthread_sigmask(SIG_BLOCK, &term, nullptr);  // inherited by every gRPC thread
+
+  std::string socket = SocketPath();
+  if (socket.empty()) {
+    sworn::driver::hclog::Error("cannot create the plugin socket", {{"error", strerror(errno)}});
+    return 1;
+  }
+  sworn::driver::PluginState ps;
+  ps.Set({}, sworn::driver::FindSworn(""));
+  sworn::driver::TaskManager tasks(ps);
+  sworn::driver::EventHub events;
+  Shutdown shutdown;
+  sworn::driver::BaseService base(ps);
+  sworn::driver::DriverService driver(ps, tasks, events);
+  sworn::driver::ControllerService controller([&] { shutdown.Request(); });
+  sworn::driver::StdioService stdio;
+
+  grpc::EnableDefaultHealthCheckService(true);
+  grpc::ServerBuilder b;
+  b.AddListeningPort("unix:" + socket, grpc::InsecureServerCredentials());
+  b.SetMaxReceiveMessageSize(INT_MAX);
+  b.SetMaxSendMessageSize(INT_MAX);
+  b.RegisterService(&base);
+  b.RegisterService(&driver);
+  b.RegisterService(&controller);
+  b.RegisterService(&stdio);
+  auto server = b.BuildAndStart();
+  if (!server) {
+    sworn::driver::hclog::Error("cannot serve on the plugin socket", {{"socket", socket}});
+    return 1;
+  }
+  server->GetHealthCheckService()->SetServingStatus("plugin", true);
+  printf("1|2|unix|%s|grpc|\n", socket.c_str());
+  fflush(stdout);
+
+  std::thread signals([&] {
+    int sig = 0;
+    sigwait(&term, &sig);
+    shutdown.Request();
+  });
+  signals.detach();
+  shutdown.WaitRequested();
+  // Tasks keep running under their supervisors; only the server goes.
+  server->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(1));
+  unlink(socket.c_str());
+  // Long streams and watcher threads may still hold state: leave without
+  // running destructors under them.
+  fflush(stderr);
+  _exit(0);
+}

@@ -1,0 +1,100 @@
+#include <unistd.h>
+
+#include <filesystem>
+
+#include "driver/hclog.h"
+#include "driver/schema.h"
+#include "driver/services.h"
+
+namespace sworn::driver {
+
+void PluginState::Set(bundle::PluginConfig c, std::string sworn) {
+  std::lock_guard l(mu_);
+  config_ = std::move(c);
+  sworn_ = std::move(sworn);
+}
+
+bundle::PluginConfig PluginState::Config() const {
+  std::lock_guard l(mu_);
+  return config_;
+}
+
+std::string PluginState::Sworn() const {
+  std::lock_guard l(mu_);
+  return sworn_;
+}
+
+std::string FindSworn(const std::string& configured) {
+  auto executable = [](const std::filesystem::path& p) { return access(p.c_str(), X_OK) == 0; };
+  if (!configured.empty()) return executable(configured) ? configured : "";
+  std::error_code ec;
+  auto self = std::filesystem::read_symlink("/proc/self/exe", ec);
+  if (!ec && executable(self.parent_path() / "sworn")) return self.parent_path() / "sworn";
+  const char* path = getenv("PATH");
+  std::string dirs = path ? path : "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
+  for (size_t pos = 0; pos <= dirs.size();) {
+    size_t end = dirs.find(':', pos);
+    if (end == std::string::npos) end = dirs.size();
+    std::filesystem::path p = dirs.substr(pos, end - pos);
+    if (p.is_absolute() && executable(p / "sworn")) return p / "sworn";
+    pos = end + 1;
+  }
+  return "";
+}
+
+grpc::Status ToStatus(const Error& e) {
+  grpc::StatusCode code = grpc::StatusCode::UNKNOWN;
+  switch (e.code) {
+    case Errc::kInvalidArgument: code = grpc::StatusCode::INVALID_ARGUMENT; break;
+    case Errc::kNotFound: code = grpc::StatusCode::NOT_FOUND; break;
+    case Errc::kAlreadyExists: code = grpc::StatusCode::ALREADY_EXISTS; break;
+    case Errc::kBadState: code = grpc::StatusCode::FAILED_PRECONDITION; break;
+    case Errc::kTimeout: code = grpc::StatusCode::DEADLINE_EXCEEDED; break;
+    case Errc::kUnsupported: code = grpc::StatusCode::FAILED_PRECONDITION; break;
+    case Errc::kSystem: code = grpc::StatusCode::UNKNOWN; break;
+  }
+  return grpc::Status(code, e.Message());
+}
+
+grpc::Status BaseService::PluginInfo(grpc::ServerContext*, const basepb::PluginInfoRequest*,
+                                     basepb::PluginInfoResponse* r) {
+  r->set_type(basepb::DRIVER);
+  r->add_plugin_api_versions(kApiVersion);
+  r->set_plugin_version(kPluginVersion);
+  r->set_name(kPluginName);
+  return grpc::Status::OK;
+}
+
+grpc::Status BaseService::ConfigSchema(grpc::ServerContext*, const basepb::ConfigSchemaRequest*,
+                                       basepb::ConfigSchemaResponse* r) {
+  *r->mutable_spec() = PluginConfigSpec();
+  return grpc::Status::OK;
+}
+
+grpc::Status BaseService::SetConfig(grpc::ServerContext*, const basepb::SetConfigRequest* req,
+                                    basepb::SetConfigResponse*) {
+  auto cty = bundle::DecodeCtyMsgpack(req->msgpack_config(), "plugin config");
+  if (!cty) return ToStatus(cty.error());
+  auto c = bundle::ParsePluginConfig(*cty);
+  if (!c) return ToStatus(WithContext(decltype(c)(std::unexpected(c.error())), "plugin config").error());
+  std::string sworn = FindSworn(c->sworn_path);
+  if (sworn.empty() && !c->sworn_path.empty())
+    return ToStatus(FieldError("plugin config: sworn_path", c->sworn_path + " is not an executable file"));
+  // Validation launches (no nomad_config) must not touch the host.
+  if (req->has_nomad_config()) hclog::Info("configured", {{"sworn", sworn}, {"state_dir", c->state_dir}});
+  ps_.Set(std::move(*c), std::move(sworn));
+  return grpc::Status::OK;
+}
+
+grpc::Status ControllerService::Shutdown(grpc::ServerContext*, const plugin::Empty*, plugin::Empty*) {
+  shutdown_();
+  return grpc::Status::OK;
+}
+
+grpc::Status StdioService::StreamStdio(grpc::ServerContext* ctx, const google::protobuf::Empty*,
+                                       grpc::ServerWriter<plugin::StdioData>*) {
+  while (!ctx->IsCancelled()) std::this_thread::sleep_for(std::chrono::milliseconds(500));
+  return grpc::Status::OK;
+}
+
+}  // namespace sworn::driver

@@ -1,0 +1,29 @@
+// Task resource usage for TaskStats, from sworn's cgroup stats (the JSON of
+// `sworn events --stats`). CPU percentages are of one core, computed from
+// the change since the previous sample; total_ticks is in MHz as Nomad
+// expects (percent/100 × node MHz per core).
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+
+#include <nlohmann/json.hpp>
+
+#include "plugins/drivers/proto/driver.pb.h"
+
+namespace sworn::driver {
+
+class UsageSampler {
+ public:
+  void Fill(const nlohmann::json& stats, hashicorp::nomad::plugins::drivers::proto::TaskResourceUsage* out);
+
+ private:
+  bool have_prev_ = false;
+  uint64_t total_ = 0, user_ = 0, kernel_ = 0;
+  std::chrono::steady_clock::time_point at_;
+};
+
+// MHz of one core, from /proc/cpuinfo (0 if unknown).
+double CoreMhz();
+
+}  // namespace sworn::driver
