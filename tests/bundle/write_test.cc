@@ -207,12 +207,12 @@ TEST_CASE("sworn runs a pledged, unveiled task", "[bundle][sworn][root]") {
   CHECK_THAT(ReadAll(out + ".err"), Catch::Contains("/etc/passwd") && Catch::Contains("Permission denied"));
 }
 
-// Hidden ("[.]"): sworn cannot yet use the host's "/" as root.path; it
-// fails in pivot_root (EBUSY), and with --no-pivot in the MS_MOVE onto "/"
-// (ELOOP). Run with `bundle_tests "[host-run]"` once the runtime handles it.
-TEST_CASE("sworn runs the bundle of a host-mode task", "[.][host-run]") {
+// A host-mode task sees the host's files (its own bundle, by host path) but
+// is pid 1 of its own pid namespace.
+TEST_CASE("sworn runs the bundle of a host-mode task", "[host-run]") {
   AllocFixture f;
-  auto c = Command("/bin/sh", {"-c", "test -d \"$NOMAD_TASK_DIR\" && echo ok"});
+  auto c = Command("/bin/sh", {"-c", "test -d \"$NOMAD_TASK_DIR\" && test -f " + f.task_dir +
+                                         "/sworn/config.json && test $$ = 1 && echo ok"});
   c.filesystem = "host";
   SwornRun run(f.root, bundle::ContainerId(f.t.id));
   bundle::PluginConfig p;
