@@ -48,6 +48,25 @@ def case_StartTask(t, s):
              "InspectTask: started_at/completed_at/result must be set (the client dereferences them)")
 
 
+def case_shared_cpuset(t, s):
+    """Nomad 1.6 on cgroup v1 gives every task without reserved cores the same
+    cpuset_cgroup (<client cgroup_parent>/shared); one task's exit must not
+    touch another task in it."""
+    need(t, s)
+    if not s.cpuset:
+        raise nl.Skip("no shared v1 cpuset cgroup in use (--no-cpuset or no v1 cpuset hierarchy)")
+    other = s.started(t, "neighbour", SH, ["-c", f"echo ready; {LOOP}"])
+    t.require(other.alloc.stdout.wait_for("ready"), "task did not start")
+    run = s.started(t, "shortlived", SH, ["-c", "exit 0"])
+    s.wait(t, run)
+    s.finish(run)
+    time.sleep(0.3)
+    t.expect(nl.alloc_pids(other.alloc.id), f"a task in the shared cpuset cgroup {s.cpuset} died when another "
+             "task in it exited")
+    t.expect(Path(s.cpuset).is_dir(), f"the driver removed Nomad's shared cpuset cgroup {s.cpuset}")
+    s.finish(other)
+
+
 def case_WaitTask(t, s):
     need(t, s)
     run = s.started(t, "exit7", SH, ["-c", "exit 7"])
@@ -404,6 +423,8 @@ def case_streams_and_logs(t, s):
         got = exit_of(s.wait(t, s.main))
         t.expect(got[:2] == (0, 0), f"main task: {got}")
         s.finish(s.main)
+    if s.cpuset:
+        t.expect(Path(s.cpuset).is_dir(), f"the driver removed Nomad's shared cpuset cgroup {s.cpuset}")
     for st in s.streams.values():
         st.cancel()
     if s.plugin:

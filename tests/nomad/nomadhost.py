@@ -17,7 +17,7 @@ from pathlib import Path
 CGROUP_ROOT = Path("/sys/fs/cgroup")
 CGROUP_PREFIX = "sworn-nomadtest-"
 __all__ = ["CGROUP_PREFIX", "NODE_ID", "Alloc", "LogReader", "alloc_pids", "cgroup_tree", "kill", "make_workdir",
-           "pid_alive", "pids_matching", "remove_test_cgroups", "remove_workdir", "wait_until"]
+           "pid_alive", "pids_matching", "shared_cpuset", "remove_test_cgroups", "remove_workdir", "wait_until"]
 
 
 # ---------------------------------------------------------------- alloc dir, logs
@@ -95,7 +95,7 @@ class Alloc:
                 "NOMAD_JOB_ID": self.job, "NOMAD_JOB_NAME": self.job, "NOMAD_NAMESPACE": "default",
                 "NOMAD_REGION": "global", "NOMAD_DC": "dc1"}
 
-    def task_config(self, pb, driver_config, memory_mb=300, cpu=100, env=None):
+    def task_config(self, pb, driver_config, memory_mb=300, cpu=100, env=None, cpuset_cgroup=""):
         tc = pb.drv.TaskConfig(
             id=f"{self.id}/{self.task}/{secrets.token_hex(4)}", name=self.task, msgpack_driver_config=driver_config,
             alloc_dir=str(self.dir), stdout_path=str(self.stdout_path), stderr_path=str(self.stderr_path),
@@ -108,6 +108,7 @@ class Alloc:
         r.allocated_resources.memory.memory_mb = memory_mb
         r.linux_resources.cpu_shares = cpu
         r.linux_resources.memory_limit_bytes = memory_mb << 20
+        r.linux_resources.cpuset_cgroup = cpuset_cgroup
         return tc
 
     def close(self):
@@ -203,6 +204,22 @@ def wait_until(pred, timeout=5.0, step=0.05):
         if v or time.monotonic() > deadline:
             return v
         time.sleep(step)
+
+
+def shared_cpuset(parent):
+    """On cgroup v1, Nomad 1.6's cpuset manager creates <parent>/shared in the
+    cpuset hierarchy (cpus/mems of the root) and passes it as
+    linux_resources.cpuset_cgroup for every task without reserved cores.
+    Returns that absolute path, or "" where there is no v1 cpuset hierarchy."""
+    root = CGROUP_ROOT / "cpuset"
+    if not (root / "cpuset.cpus").exists():
+        return ""
+    path = root / parent.strip("/")
+    for d in (path, path / "shared"):
+        d.mkdir(exist_ok=True)
+        for f in ("cpuset.cpus", "cpuset.mems"):
+            (d / f).write_text((root / f).read_text())
+    return str(path / "shared")
 
 
 def make_workdir():

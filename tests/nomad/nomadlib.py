@@ -334,7 +334,7 @@ class ExecSession:
         d = client.pb.drv
         self.d, self.q, self.out, self.err, self.msgs = d, [], b"", b"", []
         self.cond = threading.Condition()
-        self.closed_in = False
+        self.closed_in, self.error, self.done = False, None, False
         fn = client.ch.stream_stream(DRIVER + "ExecTaskStreaming", request_serializer=lambda m: m.SerializeToString(),
                                      response_deserializer=d.ExecTaskStreamingResponse.FromString)
         setup = d.ExecTaskStreamingRequest()
@@ -343,7 +343,6 @@ class ExecSession:
         if send_setup:
             self.q.append(setup)
         self.call = fn(self._requests(), timeout=timeout)
-        self.error, self.done = None, False
         threading.Thread(target=self._read, daemon=True).start()
 
     def _requests(self):

@@ -92,6 +92,8 @@ class Suite:
         self.cgroup_parent = f"/{nl.CGROUP_PREFIX}{os.getpid()}"
         self.plugin_values = {"sworn_path": args.sworn, "state_dir": str(self.base / "state"),
                               "cgroup_parent": self.cgroup_parent}
+        # the client's own cgroup_parent is a different one from the driver's
+        self.cpuset = "" if args.no_cpuset else nl.shared_cpuset(self.cgroup_parent + "-nomad")
         self.pb = None
         self.plugins, self.runs = [], []
         self.plugin = self.client = None
@@ -115,7 +117,7 @@ class Suite:
             values["args"] = args
         mp = raw if raw is not None else nl.encode_config(self.tfields, values, validate)
         alloc = nl.Alloc(self.base / "data", name)
-        run = Run(alloc, alloc.task_config(self.pb, mp, memory_mb=memory_mb, env=env))
+        run = Run(alloc, alloc.task_config(self.pb, mp, memory_mb=memory_mb, env=env, cpuset_cgroup=self.cpuset))
         self.runs.append(run)
         return run
 
@@ -346,6 +348,8 @@ def main():
     p.add_argument("--sworn", required=True, help="the sworn binary (plugin config sworn_path)")
     p.add_argument("--proto-dir", default=str(Path(__file__).resolve().parents[2] / "schemas/proto"))
     p.add_argument("-k", dest="select", help="run only scenarios whose name contains this (setup always runs)")
+    p.add_argument("--no-cpuset", action="store_true",
+                   help="leave linux_resources.cpuset_cgroup empty (Nomad 1.6 on cgroup v1 sets <parent>/shared)")
     p.add_argument("--keep", action="store_true", help="keep the temp dir")
     args = p.parse_args()
     if os.geteuid() != 0:
