@@ -264,6 +264,45 @@ def case_run_detach(t):
 
 
 
+def run_supervised(t, bundle, cid, exit_file):
+    """`run --exit-file F --ready-fd 5`; returns (rc, output, bytes read from the ready fd)."""
+    r, w = os.pipe()
+    proc = spawn(["sh", "-c", 'exec "$@" 5>&%d' % w, "sh",
+                  *runtime_argv(t, "run", "--exit-file", str(exit_file), "--ready-fd", "5", "--bundle", str(bundle), cid)],
+                 pass_fds=(w,))
+    os.close(w)
+    ready = os.read(r, 16)
+    os.close(r)
+    rc, out = finish(proc)
+    return rc, out, ready
+
+
+def case_run_exit_file_and_ready_fd(t):
+    """`run --exit-file --ready-fd` (the Nomad driver's supervisor): a byte on the
+    ready fd once started, and exit code, signal and OOM as JSON once it ends."""
+    exit_file = Path(t.ws.base) / f"{t.name}.exit.json"
+    for tag, script, code, sig in (("code", "exit 7", 7, 0), ("signal", "kill -KILL $$", 137, 9)):
+        exit_file.unlink(missing_ok=True)
+        cfg = t.config(["/bin/sh", "-c", script])
+        # Outside a pid namespace: as pid 1 the shell would be immune to its own SIGKILL.
+        cfg["linux"]["namespaces"] = [n for n in cfg["linux"]["namespaces"] if n["type"] != "pid"]
+        cid, bundle = t.bundle(cfg, tag=tag)
+        rc, out, ready = run_supervised(t, bundle, cid, exit_file)
+        t.expect(rc == code, f"run ({tag}): exit {rc}, want {code}: {out}")
+        t.expect(ready == b"1", f"run ({tag}): ready fd got {ready!r}")
+        got = json.loads(exit_file.read_text()) if exit_file.exists() else None
+        t.expect(got and got["exit_code"] == code and got["signal"] == sig and got["oom_killed"] is False,
+                 f"run ({tag}): exit file {got}")
+    # A create that fails writes neither the byte nor an exit file.
+    exit_file.unlink(missing_ok=True)
+    cid, bundle = t.bundle(t.config(["/no/such/program"]), tag="bad")
+    rc, out, ready = run_supervised(t, bundle, cid, exit_file)
+    t.expect(rc != 0 and ready == b"" and not exit_file.exists(),
+             f"run of a missing program: rc {rc}, ready {ready!r}, exit file {exit_file.exists()}: {out}")
+    res = t.rt("run", "--detach", "--exit-file", str(exit_file), "--bundle", str(bundle), cid + "-d")
+    t.expect(res.rc != 0 and "--exit-file" in res.err, f"run --detach --exit-file: {res.describe()}")
+
+
 def case_delete_stopped_kills_leftovers(t):
     """Without a pid namespace the init can exit and leave children behind;
     deleting the stopped container must not leave them (or the cgroup) around."""
