@@ -1,5 +1,6 @@
 // config.json's linux object: namespaces, devices, cgroup placement and
 // resource limits.
+#include <cctype>
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
 
@@ -103,6 +104,18 @@ void AddLimits(const TaskRequest& t, json& resources) {
 
 }  // namespace
 
+// Nomad 1.6 on cgroup v1 hands every task without reserved cores the same
+// shared cpuset cgroup (<parent>/shared): one cgroup per v1 hierarchy
+// cannot hold them all (limits and stats would mix, and the first task to
+// exit would kill the rest). Such a path gives only the cpus to copy.
+bool IsV1ControllerPath(const std::string& cpuset_cgroup) {
+  std::string p = TrimSlashes(cpuset_cgroup);
+  const std::string mnt = "/sys/fs/cgroup";
+  if (!IsUnder(p, mnt)) return false;
+  auto parts = Split(p.substr(mnt.size()), '/');
+  return parts.size() > 1 && parts[1] != "unified" && IsHierarchyMount(parts[1]);
+}
+
 Result<std::string> CgroupsPathFor(const std::string& cpuset_cgroup) {
   std::string p = TrimSlashes(cpuset_cgroup);
   const std::string mnt = "/sys/fs/cgroup";
@@ -131,7 +144,14 @@ Result<json> BuildLinux(const BuildContext& ctx, Bundle& b) {
   };
   SWORN_TRY(AddDevices(ctx, linux));
   AddLimits(ctx.t, linux["resources"]);
-  if (!ctx.t.cpuset_cgroup.empty()) {
+  if (!ctx.t.cpuset_cgroup.empty() && IsV1ControllerPath(ctx.t.cpuset_cgroup)) {
+    // A snapshot: later re-partitioning by Nomad does not reach this task.
+    auto cpus = ReadFile(TrimSlashes(ctx.t.cpuset_cgroup) + "/cpuset.cpus");
+    std::string c = cpus ? *cpus : ctx.t.cpuset_cpus;
+    while (!c.empty() && std::isspace(static_cast<unsigned char>(c.back()))) c.pop_back();
+    if (!c.empty()) linux["resources"]["cpu"]["cpus"] = c;
+  }
+  if (!ctx.t.cpuset_cgroup.empty() && !IsV1ControllerPath(ctx.t.cpuset_cgroup)) {
     b.cgroups_path = SWORN_TRY(CgroupsPathFor(ctx.t.cpuset_cgroup));
     b.reuse_cgroup = true;
   } else {

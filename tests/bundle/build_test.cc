@@ -3,6 +3,7 @@
 #include <pwd.h>
 
 #include "bundle/internal.h"
+#include "core/sys.h"
 #include "fixture.h"
 
 using namespace bundle_test;
@@ -266,6 +267,31 @@ TEST_CASE("cgroupsPath from Nomad's cpuset cgroup", "[bundle][build]") {
   CHECK(b.cgroups_path == "/custom.slice/" + b.container_id);
   p.cgroup_parent = "/";
   CHECK(Build(f.t, Command("x"), p).cgroups_path == "/" + b.container_id);
+}
+
+// Nomad 1.6 on cgroup v1 gives every task without reserved cores the same
+// shared cpuset cgroup: each task must still get a cgroup of its own.
+TEST_CASE("a v1 cpuset cgroup from Nomad gives only the cpus", "[bundle][build]") {
+  AllocFixture f;
+  bundle::PluginConfig p;
+  p.cgroup_parent = "/nomad-test";
+  f.t.cpuset_cgroup = "/sys/fs/cgroup/cpuset/sworn-no-such-dir/shared";
+  f.t.cpuset_cpus = "";
+  auto b = Build(f.t, Command("x"), p);
+  CHECK(b.cgroups_path == "/nomad-test/" + b.container_id);
+  CHECK_FALSE(b.reuse_cgroup);
+  CHECK_FALSE(b.config["linux"]["resources"].contains("cpu"));
+  auto root_cpus = sworn::ReadFile("/sys/fs/cgroup/cpuset/cpuset.cpus");
+  if (!root_cpus) {
+    WARN("no v1 cpuset hierarchy here: the cpus copy is not checked");
+    return;
+  }
+  f.t.cpuset_cgroup = "/sys/fs/cgroup/cpuset";
+  auto c = Build(f.t, Command("x"), p);
+  std::string want = *root_cpus;
+  while (!want.empty() && want.back() == '\n') want.pop_back();
+  CHECK(c.cgroups_path == "/nomad-test/" + c.container_id);
+  CHECK(c.config["linux"]["resources"]["cpu"]["cpus"] == want);
 }
 
 TEST_CASE("errors naming mounts, devices and the request", "[bundle][build]") {
