@@ -113,7 +113,7 @@ Result<pid_t> Spawn(std::vector<std::string> args, int in, int out, int err) {
 
 }  // namespace
 
-ExecProcess::~ExecProcess() {
+void ExecProcess::Reap() {
   if (pid > 0) {
     kill(pid, SIGKILL);
     Wait();

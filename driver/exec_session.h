@@ -24,7 +24,17 @@ struct ExecProcess {
   ExecProcess(ExecProcess&& o) noexcept
       : pid(std::exchange(o.pid, -1)), pidfd(std::move(o.pidfd)), in(std::move(o.in)), out(std::move(o.out)),
         err(std::move(o.err)), master(std::move(o.master)) {}
-  ~ExecProcess();
+  ExecProcess& operator=(ExecProcess&& o) noexcept {
+    if (this == &o) return *this;
+    Reap();
+    pid = std::exchange(o.pid, -1);
+    pidfd = std::move(o.pidfd), in = std::move(o.in), out = std::move(o.out), err = std::move(o.err);
+    master = std::move(o.master);
+    return *this;
+  }
+  ~ExecProcess() { Reap(); }
+  // Kills and reaps a process still running.
+  void Reap();
   // Exit code as a shell reports it (128+N for a signal). Blocks.
   int Wait();
 };

@@ -63,7 +63,8 @@ class EventHub {
   uint64_t next_ = 1;
 };
 
-class DriverService final : public pb::Driver::Service {
+// ExecTaskStreaming uses the callback API (exec_stream.cc); the rest is sync.
+class DriverService final : public pb::Driver::WithCallbackMethod_ExecTaskStreaming<pb::Driver::Service> {
  public:
   DriverService(PluginState& ps, TaskManager& tm, EventHub& ev) : ps_(ps), tm_(tm), ev_(ev) {}
   using Ctx = grpc::ServerContext;
@@ -80,8 +81,8 @@ class DriverService final : public pb::Driver::Service {
   grpc::Status TaskEvents(Ctx*, const pb::TaskEventsRequest*, grpc::ServerWriter<pb::DriverTaskEvent>*) override;
   grpc::Status SignalTask(Ctx*, const pb::SignalTaskRequest*, pb::SignalTaskResponse*) override;
   grpc::Status ExecTask(Ctx*, const pb::ExecTaskRequest*, pb::ExecTaskResponse*) override;
-  grpc::Status ExecTaskStreaming(
-      Ctx*, grpc::ServerReaderWriter<pb::ExecTaskStreamingResponse, pb::ExecTaskStreamingRequest>*) override;
+  grpc::ServerBidiReactor<pb::ExecTaskStreamingRequest, pb::ExecTaskStreamingResponse>* ExecTaskStreaming(
+      grpc::CallbackServerContext*) override;
   grpc::Status CreateNetwork(Ctx*, const pb::CreateNetworkRequest*, pb::CreateNetworkResponse*) override;
   grpc::Status DestroyNetwork(Ctx*, const pb::DestroyNetworkRequest*, pb::DestroyNetworkResponse*) override;
 
