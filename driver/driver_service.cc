@@ -143,7 +143,7 @@ grpc::Status DriverService::StartTask(Ctx*, const pb::StartTaskRequest* req, pb:
   auto t = tm_.Start(req->task());
   if (!t) {
     hclog::Error("StartTask failed", {{"task_id", req->task().id()}, {"error", t.error().Message()}});
-    return ToStatus(t.error());
+    return ToStartStatus(t.error());
   }
   auto* h = r->mutable_handle();
   h->set_version(kHandleVersion);

@@ -37,5 +37,9 @@ std::string FindSworn(const std::string& configured);
 // Errors become statuses with the message as text. Never UNAVAILABLE: Nomad
 // reads that as "the plugin is gone".
 grpc::Status ToStatus(const Error& e);
+// For StartTask: failures of the host (kSystem, kTimeout) carry Nomad's
+// RecoverableError{recoverable: true} detail, so the client retries them under
+// the task's restart policy; bad input fails the task at once.
+grpc::Status ToStartStatus(const Error& e);
 
 }  // namespace sworn::driver

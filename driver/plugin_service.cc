@@ -5,6 +5,8 @@
 #include "driver/hclog.h"
 #include "driver/schema.h"
 #include "driver/services.h"
+#include "google/rpc/status.pb.h"
+#include "plugins/shared/structs/proto/recoverable_error.pb.h"
 
 namespace sworn::driver {
 
@@ -54,6 +56,18 @@ grpc::Status ToStatus(const Error& e) {
     case Errc::kSystem: code = grpc::StatusCode::UNKNOWN; break;
   }
   return grpc::Status(code, e.Message());
+}
+
+grpc::Status ToStartStatus(const Error& e) {
+  grpc::Status s = ToStatus(e);
+  if (e.code != Errc::kSystem && e.code != Errc::kTimeout) return s;
+  hashicorp::nomad::plugins::shared::structs::RecoverableError rec;
+  rec.set_recoverable(true);
+  google::rpc::Status details;
+  details.set_code(grpc::StatusCode::FAILED_PRECONDITION);
+  details.set_message(s.error_message());
+  details.add_details()->PackFrom(rec);
+  return grpc::Status(grpc::StatusCode::FAILED_PRECONDITION, s.error_message(), details.SerializeAsString());
 }
 
 grpc::Status BaseService::PluginInfo(grpc::ServerContext*, const basepb::PluginInfoRequest*,
