@@ -1,3 +1,4 @@
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <filesystem>
@@ -27,18 +28,27 @@ std::string PluginState::Sworn() const {
 }
 
 std::string FindSworn(const std::string& configured) {
-  auto executable = [](const std::filesystem::path& p) { return access(p.c_str(), X_OK) == 0; };
-  if (!configured.empty()) return executable(configured) ? configured : "";
+  // Installed as <plugin_dir>/sworn (the job's driver name), this binary is
+  // itself a "sworn" beside the plugin and in PATH: never pick it.
+  struct stat self {};
+  stat("/proc/self/exe", &self);
+  auto executable = [&self](const std::filesystem::path& p) {
+    struct stat st {};
+    return access(p.c_str(), X_OK) == 0 && stat(p.c_str(), &st) == 0 && S_ISREG(st.st_mode) &&
+           !(st.st_dev == self.st_dev && st.st_ino == self.st_ino);
+  };
+  if (!configured.empty() && configured.find('/') != std::string::npos) return executable(configured) ? configured : "";
   std::error_code ec;
-  auto self = std::filesystem::read_symlink("/proc/self/exe", ec);
-  if (!ec && executable(self.parent_path() / "sworn")) return self.parent_path() / "sworn";
+  auto exe = std::filesystem::read_symlink("/proc/self/exe", ec);
+  if (configured.empty() && !ec && executable(exe.parent_path() / "sworn")) return exe.parent_path() / "sworn";
   const char* path = getenv("PATH");
   std::string dirs = path ? path : "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
   for (size_t pos = 0; pos <= dirs.size();) {
     size_t end = dirs.find(':', pos);
     if (end == std::string::npos) end = dirs.size();
     std::filesystem::path p = dirs.substr(pos, end - pos);
-    if (p.is_absolute() && executable(p / "sworn")) return p / "sworn";
+    std::string name = configured.empty() ? "sworn" : configured;
+    if (p.is_absolute() && executable(p / name)) return p / name;
     pos = end + 1;
   }
   return "";
@@ -93,7 +103,7 @@ grpc::Status BaseService::SetConfig(grpc::ServerContext*, const basepb::SetConfi
   if (!c) return ToStatus(WithContext(decltype(c)(std::unexpected(c.error())), "plugin config").error());
   std::string sworn = FindSworn(c->sworn_path);
   if (sworn.empty() && !c->sworn_path.empty())
-    return ToStatus(FieldError("plugin config: sworn_path", c->sworn_path + " is not an executable file"));
+    return ToStatus(FieldError("plugin config: sworn_path", c->sworn_path + (c->sworn_path.find('/') == std::string::npos ? " is not in PATH" : " is not an executable file")));
   // Validation launches (no nomad_config) must not touch the host.
   if (req->has_nomad_config()) hclog::Info("configured", {{"sworn", sworn}, {"state_dir", c->state_dir}});
   ps_.Set(std::move(*c), std::move(sworn));

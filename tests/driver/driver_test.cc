@@ -1,5 +1,7 @@
 #include <catch2/catch.hpp>
 
+#include <filesystem>
+
 #include "driver/plugin.h"
 #include "driver/schema.h"
 #include "driver/tasks.h"
@@ -78,4 +80,16 @@ TEST_CASE("the task schema names every key the parser reads, with HCL literals",
   CHECK(pattrs.at("state_dir").default_().default_().literal().value() == "\"/run/nomad-driver-sworn\"");
   CHECK(pattrs.at("allow_host_pid").default_().default_().literal().value() == "false");
   CHECK(pattrs.at("allow_caps").default_().default_().literal().value().starts_with("[\""));
+}
+
+TEST_CASE("finding sworn: configured path, beside the plugin, PATH, never itself", "[driver]") {
+  std::error_code ec;
+  auto exe = std::filesystem::read_symlink("/proc/self/exe", ec);
+  REQUIRE_FALSE(ec);
+  // driver_tests is built beside sworn, as the plugin is.
+  CHECK(FindSworn("") == (exe.parent_path() / "sworn").string());
+  CHECK(FindSworn("/no/such/sworn").empty());
+  auto tru = FindSworn("true");  // a bare name is looked up in PATH
+  CHECK((tru.starts_with("/") && tru.ends_with("/true")));
+  CHECK(FindSworn(exe.string()).empty());      // installed as plugin_dir/sworn, the plugin is not the runtime
 }
