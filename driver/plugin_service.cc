@@ -97,6 +97,15 @@ grpc::Status BaseService::ConfigSchema(grpc::ServerContext*, const basepb::Confi
 
 grpc::Status BaseService::SetConfig(grpc::ServerContext*, const basepb::SetConfigRequest* req,
                                     basepb::SetConfigResponse*) {
+  try {
+    return Configure(*req);
+  } catch (const std::exception& e) {
+    return ToStatus(MakeError(Errc::kSystem, std::string("SetConfig: ") + e.what()));
+  }
+}
+
+grpc::Status BaseService::Configure(const basepb::SetConfigRequest& r) {
+  const auto* req = &r;
   auto cty = bundle::DecodeCtyMsgpack(req->msgpack_config(), "plugin config");
   if (!cty) return ToStatus(cty.error());
   auto c = bundle::ParsePluginConfig(*cty);

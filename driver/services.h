@@ -29,6 +29,7 @@ class BaseService final : public basepb::BasePlugin::Service {
   grpc::Status SetConfig(grpc::ServerContext*, const basepb::SetConfigRequest*, basepb::SetConfigResponse*) override;
 
  private:
+  grpc::Status Configure(const basepb::SetConfigRequest& req);
   PluginState& ps_;
 };
 

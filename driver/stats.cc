@@ -41,7 +41,7 @@ double CoreMhz() {
     std::ifstream in("/proc/cpuinfo");
     std::string line;
     while (std::getline(in, line))
-      if (line.starts_with("cpu MHz")) return std::stod(line.substr(line.find(':') + 1));
+      if (line.starts_with("cpu MHz")) return std::strtod(line.c_str() + line.find(':') + 1, nullptr);
     return 0.0;
   }();
   return mhz;

@@ -127,11 +127,15 @@ std::optional<ExitInfo> ReadExitFile(const std::string& path) {
   auto text = ReadFile(path);
   if (!text) return std::nullopt;
   auto j = nlohmann::json::parse(*text, nullptr, false);
-  if (!j.is_object()) return ExitInfo{.exit_code = 255, .err = "unreadable exit file " + path};
-  return ExitInfo{.exit_code = j.value("exit_code", 255),
-                  .signal = j.value("signal", 0),
-                  .oom_killed = j.value("oom_killed", false),
-                  .exited_at = j.value("exited_at", int64_t{0})};
+  try {
+    if (j.is_object())
+      return ExitInfo{.exit_code = j.value("exit_code", 255),
+                      .signal = j.value("signal", 0),
+                      .oom_killed = j.value("oom_killed", false),
+                      .exited_at = j.value("exited_at", int64_t{0})};
+  } catch (const nlohmann::json::exception&) {
+  }
+  return ExitInfo{.exit_code = 255, .err = "unreadable exit file " + path};
 }
 
 Result<UniqueFd> OpenLogWriter(const std::string& path, int timeout_ms) {

@@ -140,7 +140,25 @@ void Task::Watch(Supervisor sup) {
   });
 }
 
+// The long-lived plugin must never abort: anything thrown below (a library
+// surprise, bad_alloc) becomes an error status for this one call.
 Result<std::shared_ptr<Task>> TaskManager::Start(const pb::TaskConfig& cfg) {
+  try {
+    return StartTask(cfg);
+  } catch (const std::exception& e) {
+    return Fail(MakeError(Errc::kSystem, std::string("StartTask: ") + e.what()));
+  }
+}
+
+Result<void> TaskManager::Recover(const pb::TaskHandle& h) {
+  try {
+    return RecoverTask(h);
+  } catch (const std::exception& e) {
+    return Fail(MakeError(Errc::kSystem, std::string("RecoverTask: ") + e.what()));
+  }
+}
+
+Result<std::shared_ptr<Task>> TaskManager::StartTask(const pb::TaskConfig& cfg) {
   if (cfg.id().empty()) return Fail(FieldError("task.id", "required"));
   if (Find(cfg.id())) return Fail(MakeError(Errc::kAlreadyExists, "task " + cfg.id() + " already exists"));
   auto plugin = ps_.Config();
@@ -180,7 +198,7 @@ Result<std::shared_ptr<Task>> TaskManager::Start(const pb::TaskConfig& cfg) {
   return t;
 }
 
-Result<void> TaskManager::Recover(const pb::TaskHandle& h) {
+Result<void> TaskManager::RecoverTask(const pb::TaskHandle& h) {
   if (h.version() < 1) return Fail(FieldError("handle.version", "a pre-0.9 handle cannot be recovered"));
   auto r = SWORN_TRY(DecodeRecord(h.driver_state()));
   std::string id = h.config().id().empty() ? r.id : h.config().id();

@@ -71,6 +71,8 @@ class TaskManager {
   size_t Count() const;
 
  private:
+  Result<std::shared_ptr<Task>> StartTask(const pb::TaskConfig& cfg);
+  Result<void> RecoverTask(const pb::TaskHandle& h);
   void Forget(const std::shared_ptr<Task>& t);
   PluginState& ps_;
   mutable std::mutex mu_;
