@@ -278,7 +278,11 @@ grpc::Status DriverService::CreateNetwork(Ctx*, const pb::CreateNetworkRequest* 
 
 grpc::Status DriverService::DestroyNetwork(Ctx*, const pb::DestroyNetworkRequest* req, pb::DestroyNetworkResponse*) {
   std::string path = req->isolation_spec().path();
-  if (path.empty()) path = "/var/run/netns/" + req->alloc_id();
+  if (path.empty()) {
+    auto ns_path = NetnsPathFor(req->alloc_id());
+    if (!ns_path) return ToStatus(ns_path.error());
+    path = *ns_path;
+  }
   auto ok = DestroyNetns(path);
   return ok ? grpc::Status::OK : ToStatus(ok.error());
 }

@@ -48,12 +48,21 @@ Result<void> BindNewNetns(const std::string& path) {
   return out;
 }
 
+// Only a plain name directly in /var/run/netns: never "..", never a deeper
+// path, so a hostile spec cannot unmount or delete anything else.
+bool ValidName(const std::string& name) {
+  return !name.empty() && name != "." && name != ".." && name.find('/') == std::string::npos;
+}
+
 }  // namespace
 
+Result<std::string> NetnsPathFor(const std::string& alloc_id) {
+  if (!ValidName(alloc_id)) return Fail(FieldError("alloc_id", "\"" + alloc_id + "\" is not a valid allocation id"));
+  return std::string(kNetnsDir) + "/" + alloc_id;
+}
+
 Result<NetnsResult> CreateNetns(const std::string& alloc_id) {
-  if (alloc_id.empty() || alloc_id.find('/') != std::string::npos || alloc_id == "." || alloc_id == "..")
-    return Fail(FieldError("alloc_id", "\"" + alloc_id + "\" is not a valid allocation id"));
-  std::string path = std::string(kNetnsDir) + "/" + alloc_id;
+  std::string path = SWORN_TRY(NetnsPathFor(alloc_id));
   if (IsNetns(path)) return NetnsResult{path, false};
   mkdir("/var/run", 0755);
   if (mkdir(kNetnsDir, 0755) < 0 && errno != EEXIST) return Fail(SysError("mkdir", kNetnsDir));
@@ -68,8 +77,9 @@ Result<NetnsResult> CreateNetns(const std::string& alloc_id) {
 }
 
 Result<void> DestroyNetns(const std::string& path) {
-  if (!path.starts_with(std::string(kNetnsDir) + "/"))
-    return Fail(FieldError("isolation_spec.path", path + " is not under " + kNetnsDir));
+  const std::string prefix = std::string(kNetnsDir) + "/";
+  if (!path.starts_with(prefix) || !ValidName(path.substr(prefix.size())))
+    return Fail(FieldError("isolation_spec.path", path + " is not a network namespace in " + kNetnsDir));
   if (IsNetns(path) && umount2(path.c_str(), MNT_DETACH) < 0) return Fail(SysError("umount", path));
   if (unlink(path.c_str()) < 0 && errno != ENOENT) return Fail(SysError("unlink", path));
   return {};

@@ -15,5 +15,7 @@ struct NetnsResult {
 };
 Result<NetnsResult> CreateNetns(const std::string& alloc_id);
 Result<void> DestroyNetns(const std::string& path);
+// /var/run/netns/<alloc_id>; kInvalidArgument for an id that is not a plain name.
+Result<std::string> NetnsPathFor(const std::string& alloc_id);
 
 }  // namespace sworn::driver

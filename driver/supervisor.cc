@@ -132,7 +132,7 @@ std::optional<ExitInfo> ReadExitFile(const std::string& path) {
       return ExitInfo{.exit_code = j.value("exit_code", 255),
                       .signal = j.value("signal", 0),
                       .oom_killed = j.value("oom_killed", false),
-                      .exited_at = j.value("exited_at", int64_t{0})};
+                      .exited_at_ns = j.value("exited_at_ns", j.value("exited_at", int64_t{0}) * 1000000000)};
   } catch (const nlohmann::json::exception&) {
   }
   return ExitInfo{.exit_code = 255, .err = "unreadable exit file " + path};

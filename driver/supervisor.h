@@ -23,7 +23,7 @@ struct ExitInfo {
   int signal = 0;
   bool oom_killed = false;
   std::string err;  // set when the driver could not learn the real outcome
-  int64_t exited_at = 0;  // unix seconds
+  int64_t exited_at_ns = 0;  // unix time
 };
 
 struct SupervisorSpec {

@@ -119,7 +119,7 @@ void Task::MarkExited(ExitInfo e) {
     if (exited_) return;
     exited_ = true;
     result_ = std::move(e);
-    completed_at_ = result_.exited_at ? result_.exited_at * 1000000000 : NowNs();
+    completed_at_ = result_.exited_at_ns ? result_.exited_at_ns : NowNs();
   }
   cv_.notify_all();
 }

@@ -52,12 +52,19 @@ int Start(const Globals& g, const std::vector<std::string>& args) {
 // `run --exit-file F --ready-fd N` makes `run` a task supervisor (the Nomad
 // driver's): N gets one byte once the process has started, and F receives
 // how it ended, written atomically before `run` exits.
+static int64_t NowUnixNs() {
+  timespec ts;
+  clock_gettime(CLOCK_REALTIME, &ts);
+  return int64_t{ts.tv_sec} * 1000000000 + ts.tv_nsec;
+}
+
 static Result<void> WriteExitFile(const Globals& g, const std::string& id, const std::string& path, int status) {
   auto sample = container::TakeSample(g.root, id);
   nlohmann::json j = {{"exit_code", container::ExitCode(status)},
                       {"signal", WIFSIGNALED(status) ? WTERMSIG(status) : 0},
                       {"oom_killed", sample && sample->oom_kills > 0},
-                      {"exited_at", std::time(nullptr)}};
+                      {"exited_at", std::time(nullptr)},
+                      {"exited_at_ns", NowUnixNs()}};
   return WriteFileAtomic(path, j.dump() + "\n");
 }
 
