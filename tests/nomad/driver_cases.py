@@ -382,10 +382,11 @@ def leftovers(s, alloc_id, before):
 
 def bad_start(t, s, what, run, names):
     before = (nl.cgroup_tree(s.cgroup_parent), set(map(str, (s.base / "state").rglob("*"))))
-    t.rpc_err(lambda: s.client.start_task(run.tc), what, names)
+    e = t.rpc_err(lambda: s.client.start_task(run.tc), what, names)
     cg, state, pids = leftovers(s, run.alloc.id, before)
     t.expect(not (cg or state or pids), f"{what}: left behind cgroups {sorted(cg)} state {sorted(state)} pids {pids}")
     run.id = None
+    return e
 
 
 def case_bad_input(t, s):

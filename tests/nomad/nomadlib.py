@@ -325,6 +325,18 @@ class Client:
     def exec_streaming(self, task_id, argv, tty=False, timeout=30, setup=True):
         return ExecSession(self, task_id, argv, tty, timeout, setup)
 
+    def create_network(self, alloc_id, hostname=""):
+        d = self.pb.drv
+        return self._unary(DRIVER + "CreateNetwork", d.CreateNetworkRequest(alloc_id=alloc_id, hostname=hostname),
+                           d.CreateNetworkResponse)
+
+    def destroy_network(self, alloc_id, spec=None):
+        d = self.pb.drv
+        req = d.DestroyNetworkRequest(alloc_id=alloc_id)
+        if spec is not None:
+            req.isolation_spec.CopyFrom(spec)
+        return self._unary(DRIVER + "DestroyNetwork", req, d.DestroyNetworkResponse)
+
 
 class ExecSession:
     """ExecTaskStreaming as `nomad alloc exec` drives it: setup first, then
