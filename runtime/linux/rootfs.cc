@@ -17,24 +17,17 @@ namespace {
 
 // A root of "/" (the host's own filesystem, in new namespaces): a bind of
 // "/" onto itself stacks above the process's root, where lookups of "/"
-// never look, so pivot_root would get the old root (EBUSY). Clone the tree
-// and attach it on a staging directory in a tmpfs of our own instead; both
-// vanish with the old root after pivot_root.
+// never look, so opening "/" afterwards still gives the old root and
+// pivot_root fails (EBUSY). Clone the tree, attach the clone on "/" and keep
+// the clone's own fd as the root: pivot_root(".", ".") from there works, and
+// nothing of the host is hidden meanwhile (bind sources still resolve).
 Result<void> StageHostRoot(RootfsContext& ctx) {
   UniqueFd tree(static_cast<int>(
       syscall(SYS_open_tree, AT_FDCWD, "/", OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | AT_RECURSIVE)));
   if (!tree) return Fail(SysError("open_tree", "/"));
-  const char* parent = nullptr;
-  for (const char* d : {"/tmp", "/run", "/mnt"})
-    if (access(d, F_OK) == 0 && !parent) parent = d;
-  if (!parent) return Fail(MakeError(Errc::kUnsupported, "root.path \"/\": no /tmp, /run or /mnt to stage it on"));
-  if (mount("tmpfs", parent, "tmpfs", MS_NOSUID | MS_NODEV | MS_NOEXEC, "mode=0700,size=16k") < 0)
-    return Fail(SysError("mount tmpfs", parent));
-  std::string staging = std::string(parent) + "/root";
-  if (mkdir(staging.c_str(), 0755) < 0) return Fail(SysError("mkdir", staging));
-  if (syscall(SYS_move_mount, tree.get(), "", AT_FDCWD, staging.c_str(), MOVE_MOUNT_F_EMPTY_PATH) < 0)
-    return Fail(SysError("move_mount", staging));
-  ctx.rootfs = staging;
+  if (syscall(SYS_move_mount, tree.get(), "", AT_FDCWD, "/", MOVE_MOUNT_F_EMPTY_PATH) < 0)
+    return Fail(SysError("move_mount", "/"));
+  ctx.root_fd = std::move(tree);
   return {};
 }
 
@@ -44,7 +37,7 @@ Result<void> PrepareRootfs(RootfsContext& ctx) {
   // Nothing mounted for the container may propagate back to the host, and
   // pivot_root refuses a shared new root or parent.
   if (mount(nullptr, "/", nullptr, MS_SLAVE | MS_REC, nullptr) < 0) return Fail(SysError("make / rslave"));
-  if (ctx.rootfs == "/") SWORN_TRY(StageHostRoot(ctx));
+  if (ctx.rootfs == "/") return StageHostRoot(ctx);
   if (mount(ctx.rootfs.c_str(), ctx.rootfs.c_str(), nullptr, MS_BIND | MS_REC, nullptr) < 0)
     return Fail(SysError("bind mount rootfs", ctx.rootfs));
   // The bind is still shared with its source if that was shared; make it private.
