@@ -132,7 +132,13 @@ void Task::Watch(Supervisor sup) {
     }
     if (!(fds[0].revents & POLLIN)) return;  // forgotten while running
     auto e = ReadExitFile(rec.exit_file);
-    if (!e) e = ExitInfo{.exit_code = 255, .err = "the task's supervisor exited without recording its exit status; see " + rec.log_file};
+    if (!e) {
+      // The supervisor was killed: its container would run on unwatched, and
+      // Nomad, told the task died, would start a second copy beside it.
+      (void)container::Delete(rec.state_root, rec.container_id, true);
+      e = ExitInfo{.exit_code = 255,
+                   .err = "the task's supervisor died without recording an exit status; its processes were killed"};
+    }
     hclog::Info("task exited", {{"task_id", rec.id}, {"exit_code", std::to_string(e->exit_code)},
                                 {"signal", std::to_string(e->signal)}, {"oom_killed", e->oom_killed ? "true" : "false"}});
     RecreateCgroup(rec.recreate_cgroup);

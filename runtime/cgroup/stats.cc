@@ -195,6 +195,9 @@ Result<void> Freeze(const CgroupSet& s, bool frozen) {
     } else {
       auto st = ReadFile(v1 + "/freezer.state");
       done = st && Trim(*st) == (frozen ? "FROZEN" : "THAWED");
+      // v1 gives up on a task caught mid-fork or mid-exit and stays in
+      // FREEZING until FROZEN is written again (runc rewrites it too).
+      if (!done && frozen && st && Trim(*st) == "FREEZING") (void)WriteFile(v1 + "/freezer.state", "FROZEN", O_WRONLY);
     }
     if (done) return {};
     std::this_thread::sleep_for(std::chrono::milliseconds(i < 100 ? 1 : 10));
