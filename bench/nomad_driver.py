@@ -319,7 +319,10 @@ def latency(args, driver, bare):
     def driver_start(_log):
         alloc, tc = driver.new_task()
         elapsed, handle = driver.start(alloc, tc)
-        rc = 0 if nl.pid_alive(supervisor_of(handle)) and nl.alloc_pids(alloc.id) else "no task process"
+        # StartTask returns once the init is released to exec (as `runc start`
+        # does): the task's environment shows a moment later.
+        rc = 0 if nl.pid_alive(supervisor_of(handle)) and nl.wait_until(lambda: nl.alloc_pids(alloc.id), 2) \
+            else "no task process"
         driver.finish(tc.id)
         return elapsed, rc
 

@@ -78,29 +78,6 @@ pb::FingerprintResponse TakeFingerprint(const PluginState& ps) {
   return r;
 }
 
-void EventHub::Publish(pb::DriverTaskEvent e) {
-  {
-    std::lock_guard l(mu_);
-    recent_.emplace_back(next_++, std::move(e));
-    if (recent_.size() > 256) recent_.pop_front();
-  }
-  cv_.notify_all();
-}
-
-bool EventHub::Next(uint64_t& seen, pb::DriverTaskEvent* out, const std::function<bool()>& cancelled) {
-  std::unique_lock l(mu_);
-  for (;;) {
-    for (auto& [n, e] : recent_)
-      if (n > seen) {
-        seen = n;
-        *out = e;
-        return true;
-      }
-    if (cancelled()) return false;
-    cv_.wait_for(l, std::chrono::milliseconds(500));
-  }
-}
-
 grpc::Status DriverService::TaskConfigSchema(Ctx*, const pb::TaskConfigSchemaRequest*,
                                              pb::TaskConfigSchemaResponse* r) {
   *r->mutable_spec() = TaskConfigSpec();
@@ -117,25 +94,6 @@ grpc::Status DriverService::Capabilities(Ctx*, const pb::CapabilitiesRequest*, p
   c->add_network_isolation_modes(pb::NetworkIsolationSpec::HOST);
   c->add_network_isolation_modes(pb::NetworkIsolationSpec::GROUP);
   c->set_mount_configs(pb::DriverCapabilities::ANY_MOUNTS);
-  return grpc::Status::OK;
-}
-
-grpc::Status DriverService::Fingerprint(Ctx* ctx, const pb::FingerprintRequest*,
-                                        grpc::ServerWriter<pb::FingerprintResponse>* w) {
-  // Send now, then every 30 s and whenever it changes; never end on our own
-  // (Nomad re-opens a closed stream at once, in a hot loop).
-  std::string last;
-  auto next = std::chrono::steady_clock::now();
-  while (!ctx->IsCancelled()) {
-    auto fp = TakeFingerprint(ps_);
-    std::string now = fp.SerializeAsString();
-    if (now != last || std::chrono::steady_clock::now() >= next) {
-      if (!w->Write(fp)) break;
-      last = now;
-      next = std::chrono::steady_clock::now() + std::chrono::seconds(30);
-    }
-    std::this_thread::sleep_for(std::chrono::milliseconds(500));
-  }
   return grpc::Status::OK;
 }
 
@@ -166,17 +124,6 @@ grpc::Status DriverService::RecoverTask(Ctx*, const pb::RecoverTaskRequest* req,
   SetTime(e.mutable_timestamp(), NowNs());
   e.set_message("Task recovered by a new driver process");
   ev_.Publish(std::move(e));
-  return grpc::Status::OK;
-}
-
-grpc::Status DriverService::WaitTask(Ctx* ctx, const pb::WaitTaskRequest* req, pb::WaitTaskResponse* r) {
-  FillResult(ExitInfo{}, r->mutable_result());  // never leave it unset: the 1.6 client dereferences it
-  auto t = tm_.Find(req->task_id());
-  if (!t) return NotFound(req->task_id());
-  auto e = t->Wait([ctx] { return ctx->IsCancelled(); });
-  if (!e) return grpc::Status(grpc::StatusCode::CANCELLED, "WaitTask cancelled by the caller");
-  FillResult(*e, r->mutable_result());
-  r->set_err(e->err);
   return grpc::Status::OK;
 }
 
@@ -211,38 +158,6 @@ grpc::Status DriverService::InspectTask(Ctx*, const pb::InspectTaskRequest* req,
   a["bundle"] = t->rec.bundle_dir;
   a["supervisor_pid"] = std::to_string(t->rec.supervisor_pid);
   if (auto info = container::Inspect(t->rec.state_root, t->rec.container_id)) a["pid"] = std::to_string(info->st.pid);
-  return grpc::Status::OK;
-}
-
-grpc::Status DriverService::TaskStats(Ctx* ctx, const pb::TaskStatsRequest* req,
-                                      grpc::ServerWriter<pb::TaskStatsResponse>* w) {
-  auto t = tm_.Find(req->task_id());
-  if (!t) return NotFound(req->task_id());
-  int64_t interval = std::max<int64_t>(DurationMs(req->collection_interval()), 100);
-  if (!req->has_collection_interval() || DurationMs(req->collection_interval()) == 0) interval = 1000;
-  UsageSampler sampler;
-  while (!ctx->IsCancelled() && !t->Exited()) {
-    pb::TaskStatsResponse r;
-    auto* s = r.mutable_stats();
-    s->set_id(t->rec.id);
-    SetTime(s->mutable_timestamp(), NowNs());
-    auto sample = container::TakeSample(t->rec.state_root, t->rec.container_id);
-    sampler.Fill(sample ? sample->stats : nlohmann::json::object(), s->mutable_agg_resource_usage());
-    if (!w->Write(r)) break;
-    if (t->Wait([ctx] { return ctx->IsCancelled(); }, static_cast<int>(interval))) break;
-  }
-  return grpc::Status::OK;
-}
-
-grpc::Status DriverService::TaskEvents(Ctx* ctx, const pb::TaskEventsRequest*,
-                                       grpc::ServerWriter<pb::DriverTaskEvent>* w) {
-  uint64_t seen = 0;
-  pb::DriverTaskEvent e;
-  // Only events published after the stream opened.
-  while (ev_.Next(seen, &e, [] { return true; })) {
-  }
-  while (ev_.Next(seen, &e, [ctx] { return ctx->IsCancelled(); }))
-    if (!w->Write(e)) break;
   return grpc::Status::OK;
 }
 

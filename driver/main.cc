@@ -86,9 +86,10 @@ int main() {
   ps.Set({}, sworn::driver::FindSworn(""));
   sworn::driver::TaskManager tasks(ps);
   sworn::driver::EventHub events;
+  sworn::driver::Ticker ticker;
   Shutdown shutdown;
   sworn::driver::BaseService base(ps);
-  sworn::driver::DriverService driver(ps, tasks, events);
+  sworn::driver::DriverService driver(ps, tasks, events, ticker);
   sworn::driver::ControllerService controller([&] { shutdown.Request(); });
   sworn::driver::StdioService stdio;
 

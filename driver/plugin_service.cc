@@ -124,10 +124,4 @@ grpc::Status ControllerService::Shutdown(grpc::ServerContext*, const plugin::Emp
   return grpc::Status::OK;
 }
 
-grpc::Status StdioService::StreamStdio(grpc::ServerContext* ctx, const google::protobuf::Empty*,
-                                       grpc::ServerWriter<plugin::StdioData>*) {
-  while (!ctx->IsCancelled()) std::this_thread::sleep_for(std::chrono::milliseconds(500));
-  return grpc::Status::OK;
-}
-
 }  // namespace sworn::driver

@@ -6,11 +6,13 @@
 #include <atomic>
 #include <condition_variable>
 #include <deque>
+#include <map>
 #include <functional>
 #include <mutex>
 
 #include "driver/plugin.h"
 #include "driver/tasks.h"
+#include "driver/ticker.h"
 #include "go-plugin/grpc_controller.grpc.pb.h"
 #include "go-plugin/grpc_stdio.grpc.pb.h"
 #include "plugins/base/proto/base.grpc.pb.h"
@@ -44,42 +46,52 @@ class ControllerService final : public plugin::GRPCController::Service {
 };
 
 // Held open, silent: Nomad discards plugin stdio anyway.
-class StdioService final : public plugin::GRPCStdio::Service {
+class StdioService final : public plugin::GRPCStdio::WithCallbackMethod_StreamStdio<plugin::GRPCStdio::Service> {
  public:
-  grpc::Status StreamStdio(grpc::ServerContext*, const google::protobuf::Empty*,
-                           grpc::ServerWriter<plugin::StdioData>*) override;
+  grpc::ServerWriteReactor<plugin::StdioData>* StreamStdio(grpc::CallbackServerContext*,
+                                                           const google::protobuf::Empty*) override;
 };
 
-// Driver events, broadcast to every TaskEvents stream.
+// Driver events, broadcast to every open TaskEvents stream.
 class EventHub {
  public:
-  void Publish(pb::DriverTaskEvent e);
-  // Blocks until an event newer than `seen` exists or `cancelled`.
-  bool Next(uint64_t& seen, pb::DriverTaskEvent* out, const std::function<bool()>& cancelled);
+  uint64_t Subscribe(std::function<void(const pb::DriverTaskEvent&)> fn);
+  // Returns once no publish is calling fn any more.
+  void Unsubscribe(uint64_t token);
+  void Publish(const pb::DriverTaskEvent& e);
 
  private:
   std::mutex mu_;
-  std::condition_variable cv_;
-  std::deque<std::pair<uint64_t, pb::DriverTaskEvent>> recent_;
+  std::map<uint64_t, std::function<void(const pb::DriverTaskEvent&)>> subscribers_;
   uint64_t next_ = 1;
 };
 
-// ExecTaskStreaming uses the callback API (exec_stream.cc); the rest is sync.
-class DriverService final : public pb::Driver::WithCallbackMethod_ExecTaskStreaming<pb::Driver::Service> {
+// The long-lived calls use the callback API (streams.cc, exec_stream.cc);
+// the short unary ones are sync.
+using DriverBase = pb::Driver::WithCallbackMethod_Fingerprint<pb::Driver::WithCallbackMethod_WaitTask<
+    pb::Driver::WithCallbackMethod_TaskStats<pb::Driver::WithCallbackMethod_TaskEvents<
+        pb::Driver::WithCallbackMethod_ExecTaskStreaming<pb::Driver::Service>>>>>;
+
+class DriverService final : public DriverBase {
  public:
-  DriverService(PluginState& ps, TaskManager& tm, EventHub& ev) : ps_(ps), tm_(tm), ev_(ev) {}
+  DriverService(PluginState& ps, TaskManager& tm, EventHub& ev, Ticker& ticker)
+      : ps_(ps), tm_(tm), ev_(ev), ticker_(ticker) {}
   using Ctx = grpc::ServerContext;
   grpc::Status TaskConfigSchema(Ctx*, const pb::TaskConfigSchemaRequest*, pb::TaskConfigSchemaResponse*) override;
   grpc::Status Capabilities(Ctx*, const pb::CapabilitiesRequest*, pb::CapabilitiesResponse*) override;
-  grpc::Status Fingerprint(Ctx*, const pb::FingerprintRequest*, grpc::ServerWriter<pb::FingerprintResponse>*) override;
+  grpc::ServerWriteReactor<pb::FingerprintResponse>* Fingerprint(grpc::CallbackServerContext*,
+                                                                 const pb::FingerprintRequest*) override;
   grpc::Status RecoverTask(Ctx*, const pb::RecoverTaskRequest*, pb::RecoverTaskResponse*) override;
   grpc::Status StartTask(Ctx*, const pb::StartTaskRequest*, pb::StartTaskResponse*) override;
-  grpc::Status WaitTask(Ctx*, const pb::WaitTaskRequest*, pb::WaitTaskResponse*) override;
+  grpc::ServerUnaryReactor* WaitTask(grpc::CallbackServerContext*, const pb::WaitTaskRequest*,
+                                     pb::WaitTaskResponse*) override;
   grpc::Status StopTask(Ctx*, const pb::StopTaskRequest*, pb::StopTaskResponse*) override;
   grpc::Status DestroyTask(Ctx*, const pb::DestroyTaskRequest*, pb::DestroyTaskResponse*) override;
   grpc::Status InspectTask(Ctx*, const pb::InspectTaskRequest*, pb::InspectTaskResponse*) override;
-  grpc::Status TaskStats(Ctx*, const pb::TaskStatsRequest*, grpc::ServerWriter<pb::TaskStatsResponse>*) override;
-  grpc::Status TaskEvents(Ctx*, const pb::TaskEventsRequest*, grpc::ServerWriter<pb::DriverTaskEvent>*) override;
+  grpc::ServerWriteReactor<pb::TaskStatsResponse>* TaskStats(grpc::CallbackServerContext*,
+                                                            const pb::TaskStatsRequest*) override;
+  grpc::ServerWriteReactor<pb::DriverTaskEvent>* TaskEvents(grpc::CallbackServerContext*,
+                                                           const pb::TaskEventsRequest*) override;
   grpc::Status SignalTask(Ctx*, const pb::SignalTaskRequest*, pb::SignalTaskResponse*) override;
   grpc::Status ExecTask(Ctx*, const pb::ExecTaskRequest*, pb::ExecTaskResponse*) override;
   grpc::ServerBidiReactor<pb::ExecTaskStreamingRequest, pb::ExecTaskStreamingResponse>* ExecTaskStreaming(
@@ -91,6 +103,7 @@ class DriverService final : public pb::Driver::WithCallbackMethod_ExecTaskStream
   PluginState& ps_;
   TaskManager& tm_;
   EventHub& ev_;
+  Ticker& ticker_;
 };
 
 // The fingerprint as of now (health, description, attributes).

@@ -83,8 +83,7 @@ Result<TaskRecord> DecodeRecord(const std::string& bytes) {
 }
 
 Task::~Task() {
-  if (stop_) (void)!eventfd_write(stop_.get(), 1);
-  if (watcher_.joinable()) watcher_.join();
+  if (watcher_ && pidfd_) watcher_->Remove(pidfd_.get());
 }
 
 bool Task::Exited() const {
@@ -114,23 +113,43 @@ std::optional<ExitInfo> Task::Wait(const std::function<bool()>& cancelled, int t
 }
 
 void Task::MarkExited(ExitInfo e) {
+  std::map<uint64_t, std::function<void(const ExitInfo&)>> callbacks;
   {
     std::lock_guard l(mu_);
     if (exited_) return;
     exited_ = true;
     result_ = std::move(e);
     completed_at_ = result_.exited_at_ns ? result_.exited_at_ns : NowNs();
+    callbacks.swap(on_exit_);
   }
   cv_.notify_all();
+  // A callback may drop the last reference to this task: use copies only.
+  ExitInfo r = Result();
+  for (auto& [token, cb] : callbacks) cb(r);
 }
 
-void Task::Watch(Supervisor sup) {
-  stop_ = UniqueFd(eventfd(0, EFD_CLOEXEC));
-  watcher_ = std::thread([this, sup = std::move(sup)] {
-    pollfd fds[2] = {{sup.pidfd.get(), POLLIN, 0}, {stop_.get(), POLLIN, 0}};
-    while (poll(fds, 2, -1) < 0 && errno == EINTR) {
-    }
-    if (!(fds[0].revents & POLLIN)) return;  // forgotten while running
+uint64_t Task::OnExit(std::function<void(const ExitInfo&)> cb) {
+  std::unique_lock l(mu_);
+  if (exited_) {
+    ExitInfo r = result_;
+    l.unlock();
+    cb(r);
+    return 0;
+  }
+  uint64_t token = next_token_++;
+  on_exit_.emplace(token, std::move(cb));
+  return token;
+}
+
+bool Task::Unsubscribe(uint64_t token) {
+  std::lock_guard l(mu_);
+  return on_exit_.erase(token) > 0;
+}
+
+void Task::Watch(Supervisor sup, ExitWatcher& w) {
+  watcher_ = &w;
+  pidfd_ = std::move(sup.pidfd);
+  w.Add(pidfd_.get(), [this] {
     auto e = ReadExitFile(rec.exit_file);
     if (!e) {
       // The supervisor was killed: its container would run on unwatched, and
@@ -197,7 +216,7 @@ Result<std::shared_ptr<Task>> TaskManager::StartTask(const pb::TaskConfig& cfg) 
   r.supervisor_start = sup->start_time;
   r.started_at = NowNs();
   auto t = std::make_shared<Task>(std::move(r), cfg);
-  t->Watch(std::move(*sup));
+  t->Watch(std::move(*sup), watcher_);
   std::lock_guard l(mu_);
   tasks_[t->rec.id] = t;
   hclog::Info("task started", {{"task_id", t->rec.id}, {"container", t->rec.container_id}, {"bundle", t->rec.bundle_dir}});
@@ -212,7 +231,7 @@ Result<void> TaskManager::RecoverTask(const pb::TaskHandle& h) {
   r.id = id;
   auto t = std::make_shared<Task>(r, h.config());
   if (auto sup = AdoptSupervisor(r.supervisor_pid, r.supervisor_start)) {
-    t->Watch(std::move(*sup));
+    t->Watch(std::move(*sup), watcher_);
   } else if (auto e = ReadExitFile(r.exit_file)) {
     t->MarkExited(*e);
   } else {

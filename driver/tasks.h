@@ -11,6 +11,7 @@
 #include <string>
 #include <thread>
 
+#include "driver/exit_watcher.h"
 #include "driver/plugin.h"
 #include "driver/supervisor.h"
 #include "plugins/drivers/proto/driver.pb.h"
@@ -45,8 +46,13 @@ class Task {
   std::optional<ExitInfo> Wait(const std::function<bool()>& cancelled, int timeout_ms = -1) const;
   ExitInfo Result() const;  // valid once Exited()
   int64_t CompletedAt() const;
-  // Watches the supervisor in a thread; sets the exit result when it ends.
-  void Watch(Supervisor sup);
+  // Calls cb once the task has exited: at once if it has. Returns a token for
+  // Unsubscribe, 0 when cb already ran.
+  uint64_t OnExit(std::function<void(const ExitInfo&)> cb);
+  // True if cb was removed before it was called.
+  bool Unsubscribe(uint64_t token);
+  // Watches the supervisor; sets the exit result when it ends.
+  void Watch(Supervisor sup, ExitWatcher& w);
   void MarkExited(ExitInfo e);
 
  private:
@@ -55,13 +61,16 @@ class Task {
   bool exited_ = false;
   ExitInfo result_;
   int64_t completed_at_ = 0;
-  std::thread watcher_;
-  UniqueFd stop_;  // eventfd that ends the watcher when the task is forgotten
+  std::map<uint64_t, std::function<void(const ExitInfo&)>> on_exit_;
+  uint64_t next_token_ = 1;
+  ExitWatcher* watcher_ = nullptr;
+  UniqueFd pidfd_;  // the supervisor's, while watched
 };
 
 class TaskManager {
  public:
   explicit TaskManager(PluginState& ps) : ps_(ps) {}
+  ExitWatcher& Watcher() { return watcher_; }
   Result<std::shared_ptr<Task>> Start(const pb::TaskConfig& cfg);
   Result<void> Recover(const pb::TaskHandle& h);
   std::shared_ptr<Task> Find(const std::string& id) const;
@@ -75,6 +84,7 @@ class TaskManager {
   Result<void> RecoverTask(const pb::TaskHandle& h);
   void Forget(const std::shared_ptr<Task>& t);
   PluginState& ps_;
+  ExitWatcher watcher_;
   mutable std::mutex mu_;
   std::map<std::string, std::shared_ptr<Task>> tasks_;
 };
