@@ -82,6 +82,21 @@ def case_WaitTask(t, s):
         except grpc.RpcError as e:
             t.fail(f"concurrent WaitTask #{i}: {e.code().name}: {e.details()}")
     s.finish(run)
+    # A caller that gives up (deadline, cancel) gets its answer at once, and
+    # a later WaitTask still gets the real result.
+    run = s.started(t, "waitcancel", SH, ["-c", "/bin/sleep 1.5; exit 4"])
+    start = time.monotonic()
+    try:
+        s.client.wait_task(run.id, timeout=0.3)
+        t.fail("WaitTask with a 0.3 s deadline on a running task returned a result")
+    except grpc.RpcError as e:
+        took = time.monotonic() - start
+        t.expect(e.code() == grpc.StatusCode.DEADLINE_EXCEEDED and took < 1.0,
+                 f"WaitTask past its deadline: {e.code().name} after {took:.2f}s")
+    fut = s.client.wait_task(run.id, timeout=20, future=True)
+    fut.cancel()
+    t.expect(exit_of(s.wait(t, run, timeout=10))[:2] == (4, 0), "WaitTask after cancelled ones: not exit 4")
+    s.finish(run)
     run = s.started(t, "killed", "/bin/sleep", ["60"])
     time.sleep(0.3)
     t.rpc_ok(lambda: s.client.signal_task(run.id, "SIGKILL"), "SignalTask SIGKILL")
