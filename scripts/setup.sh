@@ -21,3 +21,5 @@ PY
 echo "--- sworn run demo ---"
 ./build/sworn --root "$demo/state" run --bundle "$demo" demo < /dev/null
 for d in /sys/fs/cgroup/*/sworn-demo; do rmdir "$d" 2>/dev/null || true; done
+echo "--- nomad-driver-sworn demo (a Nomad 1.6 client harness drives the plugin) ---"
+/usr/bin/python3 tests/nomad/demo.py build/nomad-driver-sworn build/sworn
