@@ -501,22 +501,4 @@ def case_InspectTask_exited(t, s):
     t.rpc_err(lambda: s.client.inspect_task(run.id), "InspectTask after DestroyTask")
 
 
-def case_supervisor_killed(t, s):
-    """A supervisor killed from outside: WaitTask reports it with err set, and the
-    task's processes are killed rather than left running unwatched."""
-    need(t, s)
-    import json
-    run = s.started(t, "orphan", SH, ["-c", f"echo ready; {LOOP}"])
-    t.require(run.alloc.stdout.wait_for("ready"), "task did not start")
-    init = task_pid(t, s, run)
-    sup = json.loads(run.handle.driver_state)["supervisor_pid"]
-    os.kill(sup, 9)
-    code, sig, oom, err = exit_of(s.wait(t, run, 20))
-    t.expect(code != 0 and err, f"WaitTask after the supervisor died: exit {code}, err {err!r}: want an error")
-    t.expect(nl.wait_until(lambda: not nl.pid_alive(init), 5), f"task process {init} still alive after its "
-                                                              "supervisor died")
-    t.expect(not nl.alloc_pids(run.alloc.id), f"processes of the alloc left: {nl.alloc_pids(run.alloc.id)}")
-    s.finish(run)
-
-
 CASES = [(n[len("case_"):], f) for n, f in list(globals().items()) if n.startswith("case_")]
