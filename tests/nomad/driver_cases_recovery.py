@@ -48,6 +48,11 @@ def case_exit_while_plugin_down(t, s):
     h.CopyFrom(run.handle)
     h.config.msgpack_driver_config = b""
     t.rpc_ok(lambda: c.recover_task(h), "RecoverTask of a task that ended meanwhile")
+    if getattr(s, "main", None):  # the suite's long-running task moves to the new plugin too
+        m = s.pb.drv.TaskHandle()
+        m.CopyFrom(s.main.handle)
+        m.config.msgpack_driver_config = b""
+        t.rpc_ok(lambda: c.recover_task(m), "RecoverTask main")
     got = exit_of(s.wait(t, run, 5))
     t.expect(got[:2] == (9, 0) and not got[3], f"WaitTask after recovery: {got}, want exit 9 and no err")
     s.finish(run)
