@@ -197,6 +197,9 @@ class Plugin:
         if self.channel:
             self.channel.close()
         self._stderr_thread.join(2)
+        # A SIGKILLed plugin cannot remove its socket (a Go plugin's neither).
+        if self.addr and os.path.exists(self.addr):
+            os.unlink(self.addr)
 
 
 # ---------------------------------------------------------------- gRPC client
