@@ -28,6 +28,7 @@ import nomadlib as nl  # noqa: E402
 import driver_cases  # noqa: E402
 import driver_cases_more  # noqa: E402
 import driver_cases_recovery  # noqa: E402
+import driver_cases_config  # noqa: E402
 
 
 class Abort(Exception):
@@ -367,7 +368,7 @@ def main():
         suite.pb = nl.PB(args.proto_dir, suite.base / "pb")
         *body, last = driver_cases.CASES
         assert last[0] == "streams_and_logs"  # it shuts the plugin down: the more cases go before it
-        cases = [(n, f, True) for n, f in SETUP] + [(n, f, False) for n, f in body + driver_cases_more.CASES + driver_cases_recovery.CASES + [last]]
+        cases = [(n, f, True) for n, f in SETUP] + [(n, f, False) for n, f in body + driver_cases_more.CASES + driver_cases_config.CASES + driver_cases_recovery.CASES + [last]]
         for name, fn, essential in cases:
             if essential or not args.select or args.select in name:
                 outcomes.append(run_case(name, fn, suite))
