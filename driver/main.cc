@@ -56,6 +56,18 @@ class Shutdown {
   bool requested_ = false;
 };
 
+// grpc.health.v1 comes from gRPC's default service; go-plugin's client
+// sends up to 2^31-1 bytes, gRPC C++ would accept only 4 MiB.
+std::unique_ptr<grpc::Server> Serve(const std::string& socket, std::initializer_list<grpc::Service*> services) {
+  grpc::EnableDefaultHealthCheckService(true);
+  grpc::ServerBuilder b;
+  b.AddListeningPort("unix:" + socket, grpc::InsecureServerCredentials());
+  b.SetMaxReceiveMessageSize(INT_MAX);
+  b.SetMaxSendMessageSize(INT_MAX);
+  for (auto* svc : services) b.RegisterService(svc);
+  return b.BuildAndStart();
+}
+
 }  // namespace
 
 int main() {
@@ -93,16 +105,7 @@ int main() {
   sworn::driver::ControllerService controller([&] { shutdown.Request(); });
   sworn::driver::StdioService stdio;
 
-  grpc::EnableDefaultHealthCheckService(true);
-  grpc::ServerBuilder b;
-  b.AddListeningPort("unix:" + socket, grpc::InsecureServerCredentials());
-  b.SetMaxReceiveMessageSize(INT_MAX);
-  b.SetMaxSendMessageSize(INT_MAX);
-  b.RegisterService(&base);
-  b.RegisterService(&driver);
-  b.RegisterService(&controller);
-  b.RegisterService(&stdio);
-  auto server = b.BuildAndStart();
+  auto server = Serve(socket, {&base, &driver, &controller, &stdio});
   if (!server) {
     sworn::driver::hclog::Error("cannot serve on the plugin socket", {{"socket", socket}});
     return 1;
