@@ -370,6 +370,34 @@ EOF
     done
 }
 
+# What nomad-driver-sworn's bundle asks for under Nomad 1.6 on cgroup v2: the
+# container's cgroup is the scope Nomad made and partitioned (cpuset.cpus)
+# before StartTask; the bundle sets memory and cpu shares, never cpus.
+t_nomad_scope() {
+    slice=$CG$PREFIX/nomad.slice
+    scope=$slice/$RT-task.scope
+    mkdir -p "$slice"
+    echo "+cpuset +cpu +memory" > "$CG$PREFIX/cgroup.subtree_control"
+    echo "+cpuset +cpu +memory" > "$slice/cgroup.subtree_control"
+    mkdir -p "$scope"
+    echo 0 > "$scope/cpuset.cpus"
+    bundle nomad '["sleep", "1000"]' '{"memory": {"limit": 67108864, "reservation": 33554432}, "cpu": {"shares": 500}}'
+    sed -i "s|\"cgroupsPath\": \"$CGP\"|\"cgroupsPath\": \"$PREFIX/nomad.slice/$RT-task.scope\"|" "$B/config.json"
+    CGD=$scope
+    if rt create --bundle "$B" "$ID" > "$WORK/$ID.create" 2>&1 < /dev/null; then
+        if has_procs "$scope"; then pass nomad_scope_placement; else fail nomad_scope_placement "no process in $scope"; fi
+        check nomad_scope_memory_max "$(readf "$scope/memory.max")" 67108864
+        check nomad_scope_memory_low "$(readf "$scope/memory.low")" 33554432
+        check nomad_scope_cpu_weight "$(readf "$scope/cpu.weight")" 19
+        check nomad_scope_cpuset_kept "$(readf "$scope/cpuset.cpus")" 0
+    else
+        fail nomad_scope "create failed: $(one_line "$WORK/$ID.create")"
+    fi
+    cleanup
+    rmdir "$scope" "$slice" 2> /dev/null
+    return 0
+}
+
 # ---------------------------------------------------------------- main
 
 echo "guest: $(uname -r), controllers: $(cat $CG/cgroup.subtree_control)"
@@ -388,6 +416,7 @@ for RT in $RUNTIMES; do
         t_pids
         t_cpu
         t_cpuset
+        t_nomad_scope
         t_unified
         t_devices
         t_landlock_abi2
