@@ -167,6 +167,25 @@ Result<void> SignalAll(const std::vector<std::string>& dirs, int sig) {
   return {};
 }
 
+Result<void> KillAll(const std::vector<std::string>& dirs) {
+  // A killed task cannot fork any more, so repeating until the cgroup is
+  // empty catches every child forked meanwhile; no freeze needed (a v1
+  // freezer can take seconds to settle). Frozen tasks die once thawed.
+  for (int attempt = 0; attempt < 300; ++attempt) {
+    auto pids = Pids(dirs);
+    if (pids.empty()) return {};
+    for (const auto& dir : dirs) {
+      if (access(dir.c_str(), F_OK) < 0) continue;
+      if (!WriteFile(dir + "/cgroup.kill", "1", O_WRONLY))
+        for (pid_t pid : Pids({dir})) kill(pid, SIGKILL);
+      (void)WriteFile(dir + "/freezer.state", "THAWED", O_WRONLY);
+      (void)WriteFile(dir + "/cgroup.freeze", "0", O_WRONLY);
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(attempt < 50 ? 1 : 10));
+  }
+  return Fail(MakeError(Errc::kTimeout, "cgroup " + dirs.front() + " did not empty after SIGKILL"));
+}
+
 Result<void> Destroy(const std::vector<std::string>& dirs) {
   // Processes can fork while we kill; repeat until the cgroup is empty. The
   // rmdir also waits out exiting tasks, which the kernel still counts.

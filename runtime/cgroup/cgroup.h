@@ -56,6 +56,8 @@ class Placement {
 std::vector<pid_t> Pids(const std::vector<std::string>& dirs);
 // Sends sig to every process in the cgroup.
 Result<void> SignalAll(const std::vector<std::string>& dirs, int sig);
+// SIGKILL to every process until the cgroups are empty (thawing them).
+Result<void> KillAll(const std::vector<std::string>& dirs);
 // Kills what is left, waits for the cgroups to empty and removes them.
 Result<void> Destroy(const std::vector<std::string>& dirs);
 

@@ -134,6 +134,7 @@ Result<void> Kill(const std::string& root, const std::string& id, int sig, bool 
   if (s == Status::kCreating || (!all && s == Status::kStopped)) return Fail(NotRunning(id, s));
   auto set = SWORN_TRY(cgroup::ResolveSet(st.cgroup_dirs));
   bool paused = s == Status::kPaused;
+  if (all && sig == SIGKILL) return cgroup::KillAll(st.cgroup_dirs);
   if (all) {
     // As runc: freeze so nothing forks past the signal, signal, thaw.
     if (!paused) (void)cgroup::Freeze(set, true);

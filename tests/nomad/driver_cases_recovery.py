@@ -3,6 +3,7 @@ outside, a task that ends while no plugin is running, and handles that can
 no longer be recovered."""
 import json
 import os
+from pathlib import Path
 
 import nomadlib as nl
 from driver_cases import LOOP, SH, exit_of, need, stop_file
@@ -76,6 +77,32 @@ def case_unrecoverable_handles(t, s):
     reused.config.id = state["id"]
     t.rpc_err(lambda: s.client.recover_task(reused), "RecoverTask naming a reused pid", ["supervisor"])
     t.rpc_err(lambda: s.client.wait_task(state["id"], timeout=3), "WaitTask of an unrecovered task")
+
+
+def case_nomad_scope_recreated(t, s):
+    """A cgroup-v2 task scope made by Nomad (1.6 reuses it when the task
+    restarts): the task runs in it, and after the task is gone the scope is
+    there again although sworn's delete removed it."""
+    need(t, s)
+    cg = Path("/sys/fs/cgroup")
+    root = cg if (cg / "cgroup.controllers").exists() else cg / "unified"
+    if not (root / "cgroup.controllers").exists():
+        t.note("no cgroup2 mount: skipped")
+        return
+    scope = root / s.cgroup_parent.strip("/") / "nomad.slice" / "a1.web.scope"
+    scope.mkdir(parents=True, exist_ok=True)
+    rel = "/" + str(scope.relative_to(root))
+    run = s.task(t, "scoped", SH, ["-c", f"echo ready; {LOOP}"])
+    run.tc.resources.linux_resources.cpuset_cgroup = str(scope)
+    s.start(t, run)
+    t.require(run.alloc.stdout.wait_for("ready"), "task did not start")
+    pid = task_pid(t, s, run)
+    v2 = [ln.split(":", 2)[2] for ln in open(f"/proc/{pid}/cgroup").read().splitlines() if ln.startswith("0::")]
+    t.expect(v2 == [rel], f"task's cgroup2 path {v2}, want Nomad's scope {rel}")
+    stop_file(run)
+    s.wait(t, run)
+    s.finish(run)
+    t.expect(nl.wait_until(scope.is_dir, 3), f"Nomad's scope {scope} was not recreated after the task")
 
 
 CASES = [(n[len("case_"):], f) for n, f in list(globals().items()) if n.startswith("case_")]
