@@ -167,20 +167,30 @@ Result<void> SignalAll(const std::vector<std::string>& dirs, int sig) {
   return {};
 }
 
+namespace {
+
+// SIGKILL to everything in one cgroup dir (cgroup.kill where there is one),
+// then thaw: frozen tasks take a SIGKILL only once thawed (paused
+// containers). False if the directory is gone.
+bool KillAndThaw(const std::string& dir) {
+  if (access(dir.c_str(), F_OK) < 0) return false;
+  if (!WriteFile(dir + "/cgroup.kill", "1", O_WRONLY))
+    for (pid_t pid : Pids({dir})) kill(pid, SIGKILL);
+  (void)WriteFile(dir + "/freezer.state", "THAWED", O_WRONLY);
+  (void)WriteFile(dir + "/cgroup.freeze", "0", O_WRONLY);
+  return true;
+}
+
+}  // namespace
+
 Result<void> KillAll(const std::vector<std::string>& dirs) {
   // A killed task cannot fork any more, so repeating until the cgroup is
   // empty catches every child forked meanwhile; no freeze needed (a v1
-  // freezer can take seconds to settle). Frozen tasks die once thawed.
+  // freezer can take seconds to settle).
   for (int attempt = 0; attempt < 300; ++attempt) {
     auto pids = Pids(dirs);
     if (pids.empty()) return {};
-    for (const auto& dir : dirs) {
-      if (access(dir.c_str(), F_OK) < 0) continue;
-      if (!WriteFile(dir + "/cgroup.kill", "1", O_WRONLY))
-        for (pid_t pid : Pids({dir})) kill(pid, SIGKILL);
-      (void)WriteFile(dir + "/freezer.state", "THAWED", O_WRONLY);
-      (void)WriteFile(dir + "/cgroup.freeze", "0", O_WRONLY);
-    }
+    for (const auto& dir : dirs) KillAndThaw(dir);
     std::this_thread::sleep_for(std::chrono::milliseconds(attempt < 50 ? 1 : 10));
   }
   return Fail(MakeError(Errc::kTimeout, "cgroup " + dirs.front() + " did not empty after SIGKILL"));
@@ -192,12 +202,7 @@ Result<void> Destroy(const std::vector<std::string>& dirs) {
   for (int attempt = 0; attempt < 500; ++attempt) {
     bool left = false;
     for (const auto& dir : dirs) {
-      if (access(dir.c_str(), F_OK) < 0) continue;
-      if (!WriteFile(dir + "/cgroup.kill", "1", O_WRONLY))
-        for (pid_t pid : Pids({dir})) kill(pid, SIGKILL);
-      // Frozen tasks take a SIGKILL only once thawed (paused containers).
-      (void)WriteFile(dir + "/freezer.state", "THAWED", O_WRONLY);
-      (void)WriteFile(dir + "/cgroup.freeze", "0", O_WRONLY);
+      if (!KillAndThaw(dir)) continue;
       if (rmdir(dir.c_str()) < 0 && errno != ENOENT) {
         if (errno != EBUSY) return Fail(SysError("rmdir", dir));
         left = true;

@@ -59,10 +59,10 @@ static int64_t NowUnixNs() {
 }
 
 static Result<void> WriteExitFile(const Globals& g, const std::string& id, const std::string& path, int status) {
-  auto sample = container::TakeSample(g.root, id);
+  auto ooms = container::OomKills(g.root, id);
   nlohmann::json j = {{"exit_code", container::ExitCode(status)},
                       {"signal", WIFSIGNALED(status) ? WTERMSIG(status) : 0},
-                      {"oom_killed", sample && sample->oom_kills > 0},
+                      {"oom_killed", ooms && *ooms > 0},
                       {"exited_at", std::time(nullptr)},
                       {"exited_at_ns", NowUnixNs()}};
   return WriteFileAtomic(path, j.dump() + "\n");

@@ -74,6 +74,12 @@ Result<Sample> TakeSample(const std::string& root, const std::string& id) {
   return Sample{cgroup::Stats(set), cgroup::OomKills(set), s};
 }
 
+Result<uint64_t> OomKills(const std::string& root, const std::string& id) {
+  Status s;
+  auto [st, set] = SWORN_TRY(Load(root, id, &s, false));
+  return cgroup::OomKills(set);
+}
+
 }  // namespace sworn::container
 
 namespace sworn::container {

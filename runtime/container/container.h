@@ -88,6 +88,8 @@ struct Sample {
   state::Status status;
 };
 Result<Sample> TakeSample(const std::string& root, const std::string& id);
+// The cgroup's OOM kills so far, without the rest of the stats.
+Result<uint64_t> OomKills(const std::string& root, const std::string& id);
 // See cgroup::OomNotifier.
 Result<UniqueFd> WatchOom(const std::string& root, const std::string& id);
 
