@@ -14,6 +14,8 @@
 #include <cstring>
 #include <filesystem>
 
+#include "core/unix_socket.h"
+
 extern char** environ;
 
 namespace sworn::driver {
@@ -58,20 +60,7 @@ Result<UniqueFd> ReceiveMaster(ConsoleSocket& s, int pidfd) {
     return Fail(MakeError(Errc::kSystem, "sworn exec did not send a pty master"));
   UniqueFd conn(accept4(s.fd.get(), nullptr, nullptr, SOCK_CLOEXEC));
   if (!conn) return Fail(SysError("accept", s.path));
-  char data[256];
-  iovec iov{data, sizeof(data)};
-  alignas(cmsghdr) char ctl[CMSG_SPACE(sizeof(int))];
-  msghdr h{};
-  h.msg_iov = &iov;
-  h.msg_iovlen = 1;
-  h.msg_control = ctl;
-  h.msg_controllen = sizeof(ctl);
-  if (recvmsg(conn.get(), &h, MSG_CMSG_CLOEXEC) < 0) return Fail(SysError("recvmsg", s.path));
-  cmsghdr* c = CMSG_FIRSTHDR(&h);
-  if (!c || c->cmsg_type != SCM_RIGHTS) return Fail(MakeError(Errc::kSystem, "no pty master on " + s.path));
-  int fd;
-  std::memcpy(&fd, CMSG_DATA(c), sizeof(fd));
-  return UniqueFd(fd);
+  return RecvFd(conn.get(), s.path);
 }
 
 std::vector<std::string> ExecArgs(const TaskRecord& r, const std::vector<std::string>& command, const std::string& console) {

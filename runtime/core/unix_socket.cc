@@ -42,4 +42,25 @@ Result<void> SendWithFd(int sock, const void* payload, size_t size, int pass_fd,
   return {};
 }
 
+Result<UniqueFd> RecvFd(int sock, std::string_view what) {
+  char data[256];
+  iovec iov{data, sizeof(data)};
+  alignas(cmsghdr) char cbuf[CMSG_SPACE(sizeof(int))];
+  msghdr h{};
+  h.msg_iov = &iov;
+  h.msg_iovlen = 1;
+  h.msg_control = cbuf;
+  h.msg_controllen = sizeof(cbuf);
+  ssize_t r;
+  do r = recvmsg(sock, &h, MSG_CMSG_CLOEXEC);
+  while (r < 0 && errno == EINTR);
+  if (r < 0) return Fail(SysError("recvmsg", what));
+  cmsghdr* c = CMSG_FIRSTHDR(&h);
+  if (!c || c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS)
+    return Fail(MakeError(Errc::kNotFound, "no fd received on " + std::string(what)));
+  int fd;
+  std::memcpy(&fd, CMSG_DATA(c), sizeof(fd));
+  return UniqueFd(fd);
+}
+
 }  // namespace sworn

@@ -15,5 +15,7 @@ namespace sworn {
 Result<UniqueFd> ConnectUnix(const std::string& path, std::string_view field);
 // Sends `payload` with `pass_fd` attached (none when pass_fd < 0).
 Result<void> SendWithFd(int sock, const void* payload, size_t size, int pass_fd, std::string_view what);
+// The counterpart: one message's fd (close-on-exec); kNotFound when none came.
+Result<UniqueFd> RecvFd(int sock, std::string_view what);
 
 }  // namespace sworn
