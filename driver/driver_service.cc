@@ -7,6 +7,7 @@
 
 #include "container/container.h"
 #include "driver/exec_session.h"
+#include "driver/clock.h"
 #include "driver/hclog.h"
 #include "driver/network.h"
 #include "driver/schema.h"
@@ -15,16 +16,6 @@
 
 namespace sworn::driver {
 namespace {
-
-int64_t NowNs() {
-  return std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::system_clock::now().time_since_epoch())
-      .count();
-}
-
-void SetTime(google::protobuf::Timestamp* t, int64_t ns) {
-  t->set_seconds(ns / 1000000000);
-  t->set_nanos(static_cast<int32_t>(ns % 1000000000));
-}
 
 void FillResult(const ExitInfo& e, pb::ExitResult* r) {
   r->set_exit_code(e.exit_code);

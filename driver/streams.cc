@@ -10,6 +10,7 @@
 #include <mutex>
 
 #include "container/container.h"
+#include "driver/clock.h"
 #include "driver/services.h"
 #include "driver/stats.h"
 
@@ -17,16 +18,6 @@ namespace sworn::driver {
 namespace {
 
 using namespace std::chrono_literals;
-
-int64_t NowNs() {
-  return std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::system_clock::now().time_since_epoch())
-      .count();
-}
-
-void SetTime(google::protobuf::Timestamp* t, int64_t ns) {
-  t->set_seconds(ns / 1000000000);
-  t->set_nanos(static_cast<int32_t>(ns % 1000000000));
-}
 
 class WaitReactor final : public grpc::ServerUnaryReactor {
  public:

@@ -16,11 +16,10 @@
 #include <nlohmann/json.hpp>
 
 #include "core/sys.h"
+#include "state/state.h"
 
 namespace sworn::driver {
 namespace {
-
-UniqueFd PidfdOpen(pid_t pid) { return UniqueFd(static_cast<int>(syscall(SYS_pidfd_open, pid, 0))); }
 
 // The last error sworn logged (its --log file holds one JSON object per line).
 std::string LastLoggedError(const std::string& log_file) {
@@ -88,20 +87,6 @@ int IntermediateMain(void* arg) {
 
 }  // namespace
 
-uint64_t ProcStartTime(pid_t pid) {
-  auto stat = ReadFile("/proc/" + std::to_string(pid) + "/stat");
-  if (!stat) return 0;
-  // comm (field 2) may hold spaces and parentheses: count from the last ')'.
-  size_t p = stat->rfind(')');
-  if (p == std::string::npos) return 0;
-  int field = 2;
-  for (size_t i = p + 1; i < stat->size(); ++i) {
-    if ((*stat)[i] != ' ') continue;
-    if (++field == 22) return std::strtoull(stat->c_str() + i + 1, nullptr, 10);
-  }
-  return 0;
-}
-
 Result<Supervisor> SpawnSupervisor(const SupervisorSpec& s) {
   std::vector<std::string> args = {s.sworn, "--root", s.state_root, "--log", s.log_file, "--log-format", "json",
                                    "run", "--bundle", s.bundle_dir, "--exit-file", s.exit_file,
@@ -133,7 +118,7 @@ Result<Supervisor> SpawnSupervisor(const SupervisorSpec& s) {
   if (mid < 0) return Fail(SysError(clone_errno, "clone", s.sworn));
   if (shared.pid <= 0 || shared.pidfd < 0)
     return Fail(MakeError(Errc::kSystem, "starting the supervisor (" + s.sworn + ") failed"));
-  Supervisor sup{shared.pid, ProcStartTime(shared.pid), UniqueFd(shared.pidfd)};
+  Supervisor sup{shared.pid, state::ProcessStartTime(shared.pid), UniqueFd(shared.pidfd)};
   ssize_t n;
   // One byte: started. EOF: sworn exited before starting the process.
   char byte = 0;
@@ -146,13 +131,14 @@ Result<Supervisor> SpawnSupervisor(const SupervisorSpec& s) {
 }
 
 Result<Supervisor> AdoptSupervisor(pid_t pid, uint64_t start_time) {
-  if (pid <= 0) return Fail(MakeError(Errc::kNotFound, "no supervisor pid"));
-  UniqueFd fd = PidfdOpen(pid);
+  // Without a recorded start time a pid proves nothing (it may be reused).
+  if (pid <= 0 || start_time == 0) return Fail(MakeError(Errc::kNotFound, "no supervisor pid and start time"));
+  auto fd = PidfdOpen(pid);
   // Checked after opening the pidfd: if the start time still matches, the
   // pidfd names our supervisor and cannot be reused from now on.
-  if (!fd || ProcStartTime(pid) != start_time)
+  if (!fd || !state::ProcessAlive(pid, start_time))
     return Fail(MakeError(Errc::kNotFound, "supervisor " + std::to_string(pid) + " is gone"));
-  return Supervisor{pid, start_time, std::move(fd)};
+  return Supervisor{pid, start_time, std::move(*fd)};
 }
 
 std::optional<ExitInfo> ReadExitFile(const std::string& path) {

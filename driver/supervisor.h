@@ -48,6 +48,5 @@ std::optional<ExitInfo> ReadExitFile(const std::string& path);
 // Opens a Nomad log FIFO for writing. The reader (logmon) may not be there
 // yet: retry without blocking, up to `timeout_ms`. "" and /dev/null give /dev/null.
 Result<UniqueFd> OpenLogWriter(const std::string& path, int timeout_ms);
-uint64_t ProcStartTime(pid_t pid);
 
 }  // namespace sworn::driver

@@ -12,17 +12,13 @@
 
 #include "container/container.h"
 #include "driver/convert.h"
+#include "driver/clock.h"
 #include "driver/hclog.h"
 
 namespace sworn::driver {
 namespace {
 
 using nlohmann::json;
-
-int64_t NowNs() {
-  return std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::system_clock::now().time_since_epoch())
-      .count();
-}
 
 // Nomad 1.6 reuses its task cgroup on restart; sworn's delete removes it.
 void RecreateCgroup(const std::string& dir) {
@@ -251,11 +247,6 @@ std::shared_ptr<Task> TaskManager::Find(const std::string& id) const {
   std::lock_guard l(mu_);
   auto it = tasks_.find(id);
   return it == tasks_.end() ? nullptr : it->second;
-}
-
-size_t TaskManager::Count() const {
-  std::lock_guard l(mu_);
-  return tasks_.size();
 }
 
 Result<void> TaskManager::Stop(const std::string& id, int64_t timeout_ms, const std::string& signal) {

@@ -77,7 +77,6 @@ class TaskManager {
   Result<void> Stop(const std::string& id, int64_t timeout_ms, const std::string& signal);
   Result<void> Destroy(const std::string& id, bool force);
   Result<void> Signal(const std::string& id, const std::string& signal);
-  size_t Count() const;
 
  private:
   Result<std::shared_ptr<Task>> StartTask(const pb::TaskConfig& cfg);
