@@ -143,6 +143,21 @@ struct SwornRun {
       globfree(&g);
     }
   }
+  struct Ran {
+    int rc;
+    std::string out, err;
+  };
+  // Builds and writes the task's bundle under this run's cgroup parent, runs
+  // it, and reads back what it printed.
+  Ran Task(const AllocFixture& f, const bundle::TaskDriverConfig& c) {
+    bundle::PluginConfig p;
+    p.cgroup_parent = cgroup_parent;
+    auto b = Build(f.t, c, p);
+    REQUIRE(bundle::WriteBundle(b));
+    std::string out = f.root + "/out";
+    int rc = Run(b.dir, out);
+    return {rc, ReadAll(out), ReadAll(out + ".err")};
+  }
   static void RemoveCgroup(const std::string& dir) {
     std::error_code ec;
     for (const auto& e : fs::directory_iterator(dir, ec))
@@ -165,15 +180,10 @@ TEST_CASE("sworn runs the bundle of an image-mode task", "[bundle][sworn][root]"
                                "cat /local/hello.txt && echo \"$NOMAD_TASK_NAME\" > /alloc/data/out && "
                                "{ [ -w /usr/bin ] && echo usr-writable; [ -w /local ] || echo local-readonly; echo ok; }"});
   SwornRun run(f.root, bundle::ContainerId(f.t.id));
-  bundle::PluginConfig p;
-  p.cgroup_parent = run.cgroup_parent;
-  auto b = Build(f.t, c, p);
-  REQUIRE(bundle::WriteBundle(b));
-  std::string out = f.root + "/out";
-  int rc = run.Run(b.dir, out);
-  INFO("stderr: " << ReadAll(out + ".err"));
-  CHECK(rc == 0);
-  CHECK(ReadAll(out) == "hello from local\nok\n");
+  auto r = run.Task(f, c);
+  INFO("stderr: " << r.err);
+  CHECK(r.rc == 0);
+  CHECK(r.out == "hello from local\nok\n");
   CHECK(ReadAll(f.alloc_dir + "/alloc/data/out") == "web\n");
 }
 
@@ -188,39 +198,34 @@ TEST_CASE("sworn runs a pledged, unveiled task", "[bundle][sworn][root]") {
   c.promises = "stdio rpath";
   c.unveil = {"r:/local"};
   SwornRun run(f.root, bundle::ContainerId(f.t.id));
-  bundle::PluginConfig p;
-  p.cgroup_parent = run.cgroup_parent;
-  REQUIRE(bundle::WriteBundle(Build(f.t, c, p)));
-  std::string out = f.root + "/out";
-  int rc = run.Run(f.task_dir + "/sworn", out);
-  INFO("stderr: " << ReadAll(out + ".err"));
-  CHECK(rc == 0);
-  CHECK(ReadAll(out) == "unveiled\n");
+  auto r = run.Task(f, c);
+  INFO("stderr: " << r.err);
+  CHECK(r.rc == 0);
+  CHECK(r.out == "unveiled\n");
 
   // The same task may not read outside its unveil.
   c.args = {"cat", "/etc/passwd"};
-  REQUIRE(bundle::WriteBundle(Build(f.t, c, p)));
-  rc = run.Run(f.task_dir + "/sworn", out);
-  INFO("stderr: " << ReadAll(out + ".err"));
-  CHECK(rc != 0);
-  CHECK(ReadAll(out).empty());
-  CHECK_THAT(ReadAll(out + ".err"), Catch::Contains("/etc/passwd") && Catch::Contains("Permission denied"));
+  auto denied = run.Task(f, c);
+  INFO("stderr: " << denied.err);
+  CHECK(denied.rc != 0);
+  CHECK(denied.out.empty());
+  CHECK_THAT(denied.err, Catch::Contains("/etc/passwd") && Catch::Contains("Permission denied"));
 }
 
 // A host-mode task sees the host's files (its own bundle, by host path) but
 // is pid 1 of its own pid namespace.
-TEST_CASE("sworn runs the bundle of a host-mode task", "[host-run]") {
+TEST_CASE("sworn runs the bundle of a host-mode task", "[bundle][sworn][root][host-run]") {
+  if (geteuid() != 0) {
+    WARN("skipped: needs root");
+    return;
+  }
   AllocFixture f;
   auto c = Command("/bin/sh", {"-c", "test -d \"$NOMAD_TASK_DIR\" && test -f " + f.task_dir +
                                          "/sworn/config.json && test $$ = 1 && echo ok"});
   c.filesystem = "host";
   SwornRun run(f.root, bundle::ContainerId(f.t.id));
-  bundle::PluginConfig p;
-  p.cgroup_parent = run.cgroup_parent;
-  REQUIRE(bundle::WriteBundle(Build(f.t, c, p)));
-  std::string out = f.root + "/out";
-  int rc = run.Run(f.task_dir + "/sworn", out);
-  INFO("stderr: " << ReadAll(out + ".err"));
-  CHECK(rc == 0);
-  CHECK(ReadAll(out) == "ok\n");
+  auto r = run.Task(f, c);
+  INFO("stderr: " << r.err);
+  CHECK(r.rc == 0);
+  CHECK(r.out == "ok\n");
 }

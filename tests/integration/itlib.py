@@ -19,15 +19,13 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(REPO / "conformance"))
+sys.path.insert(0, str(REPO / "tests"))
 import harness  # noqa: E402
+from verdicts import Abort, Verdicts  # noqa: E402,F401 (Abort re-exported)
 from harness import Runtime, Workspace, cgroup_dirs, remove_cgroup, run_cmd  # noqa: E402,F401 (re-exported)
 
 CGROUP_ROOT = Path("/sys/fs/cgroup")
 PR_SET_CHILD_SUBREAPER = 36
-
-
-class Abort(Exception):
-    """An essential step of a case failed; the failure is already recorded."""
 
 
 class Skip(Exception):
@@ -48,32 +46,15 @@ class Context:
         self.ws.close()
 
 
-class Case:
+class Case(Verdicts):
     def __init__(self, name, ctx):
-        self.name, self.ctx, self.ws, self.rt = name, ctx, ctx.ws, ctx.rt
-        self.failures, self.notes, self.ids, self.finalizers = [], [], [], []
-
-    # -- verdicts
-    def fail(self, msg):
-        self.failures.append(msg)
-
-    def expect(self, cond, msg):
-        if not cond:
-            self.fail(msg)
-        return bool(cond)
-
-    def require(self, cond, msg):
-        if not cond:
-            self.fail(msg)
-            raise Abort()
-        return cond
+        super().__init__(name)
+        self.ctx, self.ws, self.rt = ctx, ctx.ws, ctx.rt
+        self.ids, self.finalizers = [], []
 
     def ok(self, res, what):
         """res (a harness.Result) must have exited 0, else the case aborts."""
         return self.require(res.rc == 0, f"{what}: {res.describe()}")
-
-    def note(self, msg):
-        self.notes.append(msg)
 
     # -- containers
     def config(self, args=None, **process):

@@ -37,6 +37,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import itlib  # noqa: E402
+import verdicts  # noqa: E402 (itlib puts tests/ on the path)
 from itlib import (Abort, Case, ConsoleServer, Context, Skip, finish, ns_link, pid_alive,  # noqa: E402
                    pty_expect, spawn, v1_procs, wait_until, write_json)
 
@@ -427,14 +428,7 @@ def run_case(name, fn, ctx):
         t.fail("exception:\n" + traceback.format_exc())
     finally:
         t.cleanup()
-    took = time.monotonic() - start
-    outcome = "FAIL" if t.failures else "SKIP" if skipped else "PASS"
-    print(f"{outcome} {name} ({took:.1f}s)" + (f": {skipped}" if skipped else ""), flush=True)
-    for msg in t.failures:
-        print("    - " + msg.replace("\n", "\n      "), flush=True)
-    for msg in t.notes:
-        print("    note: " + msg, flush=True)
-    return outcome
+    return verdicts.report(t, time.monotonic() - start, skipped)
 
 
 def main():

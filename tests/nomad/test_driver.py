@@ -23,7 +23,10 @@ from pathlib import Path
 import grpc
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import cty  # noqa: E402
+import verdicts  # noqa: E402
+from verdicts import Abort  # noqa: E402
 import nomadlib as nl  # noqa: E402
 import driver_cases  # noqa: E402
 import driver_cases_more  # noqa: E402
@@ -31,34 +34,12 @@ import driver_cases_recovery  # noqa: E402
 import driver_cases_config  # noqa: E402
 
 
-class Abort(Exception):
-    pass
 
 
 Skip = nl.Skip
 
 
-class Case:
-    def __init__(self, name):
-        self.name, self.failures, self.notes = name, [], []
-
-    def fail(self, msg):
-        self.failures.append(msg)
-
-    def expect(self, cond, msg):
-        if not cond:
-            self.fail(msg)
-        return bool(cond)
-
-    def require(self, cond, msg):
-        if not cond:
-            self.fail(msg)
-            raise Abort()
-        return cond
-
-    def note(self, msg):
-        self.notes.append(msg)
-
+class Case(verdicts.Verdicts):
     def rpc_ok(self, fn, what):
         """Calls fn(); a gRPC error fails the case and aborts it."""
         try:
@@ -336,13 +317,7 @@ def run_case(name, fn, suite):
         skipped = str(e)
     except Exception:  # noqa: BLE001 -- a harness bug is a failure, not a crash
         t.fail("exception:\n" + traceback.format_exc())
-    outcome = "FAIL" if t.failures else "SKIP" if skipped else "PASS"
-    print(f"{outcome} {name} ({time.monotonic() - start:.1f}s)" + (f": {skipped}" if skipped else ""), flush=True)
-    for msg in t.failures:
-        print("    - " + msg.replace("\n", "\n      "), flush=True)
-    for msg in t.notes:
-        print("    note: " + msg, flush=True)
-    return outcome
+    return verdicts.report(t, time.monotonic() - start, skipped)
 
 
 def main():
