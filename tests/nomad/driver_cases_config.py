@@ -82,7 +82,9 @@ def case_stop_kills_every_process(t, s):
                                              f"echo ready; {LOOP}"], pid_mode="host")
         run.handle = t.rpc_ok(lambda: c.start_task(run.tc), "StartTask pid_mode host").handle
         t.require(run.alloc.stdout.wait_for("ready"), "task did not start")
-        t.expect(len(nl.alloc_pids(run.alloc.id)) >= 2, f"task processes: {nl.alloc_pids(run.alloc.id)}")
+        # /proc/<pid>/environ is unreadable for a moment while a process execs: poll.
+        t.expect(nl.wait_until(lambda: len(nl.alloc_pids(run.alloc.id)) >= 2, 3),
+                 f"task processes: {nl.alloc_pids(run.alloc.id)}, want the shell and its child")
         start = time.monotonic()
         t.rpc_ok(lambda: c.stop_task(run.id, 1, "SIGINT"), "StopTask (SIGINT ignored by all)")
         took = time.monotonic() - start
