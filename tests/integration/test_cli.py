@@ -403,13 +403,20 @@ def case_log_json_on_error(t):
 
 # ---------------------------------------------------------------- driver
 
+# Case modules beside this file, by concern; each defines case_* functions.
+CASE_MODULES = ("cli_cases_more", "cli_cases_extra", "cli_cases_resources", "cli_cases_pledge",
+                "cli_cases_hostile_input", "cli_cases_hostile_state", "cli_cases_hostile_mounts",
+                "cli_cases_escape")
+
+
 def all_cases():
-    import cli_cases_extra
-    import cli_cases_more
-    import cli_cases_pledge
-    import cli_cases_resources
+    import importlib
     cases = []
-    for mod in (sys.modules[__name__], cli_cases_more, cli_cases_extra, cli_cases_resources, cli_cases_pledge):
+    mods = [sys.modules[__name__]]
+    for name in CASE_MODULES:
+        if (Path(__file__).resolve().parent / f"{name}.py").exists():
+            mods.append(importlib.import_module(name))
+    for mod in mods:
         cases += [(n[len("case_"):], f) for n, f in vars(mod).items() if n.startswith("case_") and callable(f)]
     return cases
 
