@@ -51,6 +51,7 @@ struct PluginConfig {
   bool allow_host_pid = false;                       // allow_host_pid: may a task ask pid_mode = "host"?
   bool allow_host_ipc = false;                       // allow_host_ipc: may a task ask ipc_mode = "host"?
   std::string cgroup_parent = "/nomad.slice";        // cgroup_parent: used when Nomad gives no cpuset_cgroup
+  std::string default_user = "nobody";               // default_user: for a task with no `user` (as exec); "root" allowed
 };
 // Validates types and values; errors name the field ("allow_caps[2]: unknown capability \"FOO\"").
 Result<PluginConfig> ParsePluginConfig(const nlohmann::json& cty);
@@ -64,7 +65,7 @@ struct TaskDriverConfig {
   std::string promises;                 // "" = no pledge; else space-separated, each a known promise
   std::vector<std::string> unveil;      // "perms:path", perms from rwxc
   std::vector<std::string> unveil_tcp;  // "bind:PORT" / "connect:PORT"
-  std::string importance = "normal";    // lowest | low | normal | high | highest
+  std::string importance;               // "" = nice 0; else lowest | low | normal | high | highest (pledge's nice)
   std::string penalty;                  // "" (sworn's default, eperm) | eperm | kill
   std::vector<std::string> cap_add, cap_drop;
   std::string pid_mode, ipc_mode;       // "" = the plugin's default; private | host
@@ -88,7 +89,7 @@ struct TaskRequest {
   std::string name;      // task name
   std::string alloc_id;
   std::string alloc_dir;  // host path; the task dir is alloc_dir/name
-  std::string user;       // "" = root; a name, "uid" or "uid:gid"
+  std::string user;       // "" = the plugin's default_user; a name, "uid" or "uid:gid"
   std::map<std::string, std::string> env;
   int64_t cpu_shares = 0;     // MHz; linux_resources.cpu_shares
   int64_t memory_mb = 0, memory_max_mb = 0;

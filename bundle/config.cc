@@ -139,6 +139,9 @@ Result<void> internal::CheckPluginValues(PluginConfig& c) {
   c.cgroup_parent = internal::TrimSlashes(c.cgroup_parent);
   for (const auto& part : Split(c.cgroup_parent, '/'))
     if (part == "." || part == "..") return Fail(FieldError("cgroup_parent", "must not contain \".\" or \"..\""));
+  if (c.default_user.empty()) c.default_user = PluginConfig{}.default_user;
+  if (auto u = internal::ResolveUser(c.default_user); !u)
+    return Fail(FieldError("default_user", "unknown user \"" + c.default_user + "\""));
   return {};
 }
 
@@ -155,6 +158,7 @@ Result<PluginConfig> ParsePluginConfig(const json& cty) {
   SWORN_TRY(Get(j, "allow_host_pid", "", c.allow_host_pid));
   SWORN_TRY(Get(j, "allow_host_ipc", "", c.allow_host_ipc));
   SWORN_TRY(Get(j, "cgroup_parent", "", c.cgroup_parent));
+  SWORN_TRY(Get(j, "default_user", "", c.default_user));
   SWORN_TRY(internal::CheckPluginValues(c));
   return c;
 }
@@ -216,8 +220,8 @@ Result<void> internal::CheckTaskValues(TaskDriverConfig& c) {
   for (size_t i = 0; i < c.unveil_tcp.size(); ++i)
     SWORN_TRY(CheckUnveilTcp(c.unveil_tcp[i], spec::Idx("unveil_tcp", i)));
   for (auto& ch : c.importance) ch = static_cast<char>(tolower(static_cast<unsigned char>(ch)));
-  if (c.importance.empty()) c.importance = "normal";
-  SWORN_TRY(OneOf(c.importance, {"lowest", "low", "normal", "high", "highest"}, "importance"));
+  if (!c.importance.empty())  // unset: nice 0
+    SWORN_TRY(OneOf(c.importance, {"lowest", "low", "normal", "high", "highest"}, "importance"));
   SWORN_TRY(OneOf(c.penalty, {"", "eperm", "kill"}, "penalty"));
   SWORN_TRY(CheckCaps(c.cap_add, "cap_add", false));
   SWORN_TRY(CheckCaps(c.cap_drop, "cap_drop", true));

@@ -63,5 +63,11 @@ Result<json> BuildLinux(const BuildContext& ctx, Bundle& b);
 // Nomad's cpuset_cgroup as a cgroupsPath: "/sys/fs/cgroup/nomad.slice/x"
 // (v2) and "/sys/fs/cgroup/cpuset/nomad/x" (v1) become "/nomad.slice/x" and "/nomad/x".
 Result<std::string> CgroupsPathFor(const std::string& cpuset_cgroup);
+// A v1 controller path (/sys/fs/cgroup/cpuset/...): read, never joined.
+bool IsV1ControllerPath(const std::string& cpuset_cgroup);
+// INVALID_ARGUMENT naming cpuset_cgroup for a path outside /sys/fs/cgroup,
+// with "." or "..", a hierarchy root, or a v2 cgroup Nomad shares (a
+// .slice: nomad.slice, share.slice, reserve.slice).
+Result<void> CheckCpusetCgroup(const std::string& cpuset_cgroup);
 
 }  // namespace sworn::bundle::internal

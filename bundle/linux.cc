@@ -90,19 +90,66 @@ Result<void> AddDevices(const BuildContext& ctx, json& linux) {
   return {};
 }
 
+// Nomad 1.7+'s per-task scope below the reserved-cores partition on v2.
+// It starts empty and would inherit reserve.slice, i.e. every alloc's
+// reserved cores: the driver pins it (as exec does through libcontainer).
+bool IsReserveScope(const std::string& cpuset_cgroup) {
+  auto parts = Split(TrimSlashes(cpuset_cgroup), '/');
+  return parts.size() >= 2 && parts[parts.size() - 2] == "reserve.slice";
+}
+
 void AddLimits(const TaskRequest& t, json& resources) {
-  if (t.memory_max_mb > 0) {
+  // Nomad 2.0's memory_max = -1: no hard limit, memory_mb is only reserved.
+  if (t.memory_max_mb < 0) {
+    resources["memory"] = {{"limit", -1}};
+    if (t.memory_mb > 0) resources["memory"]["reservation"] = t.memory_mb * kMiB;
+  } else if (t.memory_max_mb > 0) {
     resources["memory"] = {{"limit", t.memory_max_mb * kMiB}};
     if (t.memory_mb > 0) resources["memory"]["reservation"] = t.memory_mb * kMiB;
   } else if (t.memory_mb > 0) {
     resources["memory"] = {{"limit", t.memory_mb * kMiB}};
   }
   if (t.cpu_shares >= 2) resources["cpu"]["shares"] = t.cpu_shares;
-  // Nomad keeps re-partitioning the cpuset of a cgroup it made: leave it.
-  if (t.cpuset_cgroup.empty() && !t.cpuset_cpus.empty()) resources["cpu"]["cpus"] = t.cpuset_cpus;
+  if (t.cpuset_cpus.empty()) return;
+  // A 1.6 scope (nomad.slice/<a>.<t>.scope) and 1.7+'s share.slice scopes
+  // have cpus Nomad re-partitions live: leave them. A v1 path is only read
+  // (the task's cgroups are the plugin's own), so the cores are ours to set.
+  if (t.cpuset_cgroup.empty() || IsReserveScope(t.cpuset_cgroup) || IsV1ControllerPath(t.cpuset_cgroup))
+    resources["cpu"]["cpus"] = t.cpuset_cpus;
+}
+
+// Cgroups Nomad shares between tasks or makes as parents: a task placed in
+// one (and `sworn delete` after it) would write, kill or remove them.
+bool IsSharedNomadCgroup(const std::vector<std::string>& parts) {
+  static const std::set<std::string> kV2 = {"nomad.slice", "share.slice", "reserve.slice", "init.scope"};
+  const std::string& leaf = parts.back();
+  return kV2.contains(leaf) || leaf.ends_with(".slice");
 }
 
 }  // namespace
+
+// Refused before anything is created: a path outside /sys/fs/cgroup, with
+// "." or "..", naming a hierarchy root, or (v2) a parent or shared cgroup.
+Result<void> CheckCpusetCgroup(const std::string& cpuset_cgroup) {
+  if (cpuset_cgroup.empty()) return {};
+  auto bad = [&](const std::string& why) {
+    return Fail(FieldError("cpuset_cgroup", "\"" + cpuset_cgroup + "\" " + why));
+  };
+  for (const auto& part : Split(cpuset_cgroup, '/'))
+    if (part == "." || part == "..") return bad("must not contain \".\" or \"..\"");
+  std::string p = TrimSlashes(cpuset_cgroup);
+  const std::string mnt = "/sys/fs/cgroup";
+  if (!IsUnder(p, mnt) || p == mnt) return bad("is not a cgroup below /sys/fs/cgroup");
+  std::vector<std::string> parts;
+  for (auto& s : Split(p.substr(mnt.size()), '/'))
+    if (!s.empty()) parts.push_back(s);
+  bool v1 = IsHierarchyMount(parts[0]);
+  if (v1) parts.erase(parts.begin());
+  if (parts.empty()) return bad("names a hierarchy root, not a task's cgroup");
+  if (!IsV1ControllerPath(cpuset_cgroup) && IsSharedNomadCgroup(parts))
+    return bad("names a cgroup shared by many tasks; the plugin must not place a task in it");
+  return {};
+}
 
 // Nomad 1.6 on cgroup v1 hands every task without reserved cores the same
 // shared cpuset cgroup (<parent>/shared): one cgroup per v1 hierarchy
@@ -142,10 +189,12 @@ Result<json> BuildLinux(const BuildContext& ctx, Bundle& b) {
         "/proc/timer_stats", "/proc/sched_debug", "/sys/firmware", "/proc/scsi"}},
       {"readonlyPaths", {"/proc/bus", "/proc/fs", "/proc/irq", "/proc/sys", "/proc/sysrq-trigger"}},
   };
+  SWORN_TRY(CheckCpusetCgroup(ctx.t.cpuset_cgroup));
   SWORN_TRY(AddDevices(ctx, linux));
   AddLimits(ctx.t, linux["resources"]);
-  if (!ctx.t.cpuset_cgroup.empty() && IsV1ControllerPath(ctx.t.cpuset_cgroup)) {
-    // A snapshot: later re-partitioning by Nomad does not reach this task.
+  if (ctx.t.cpuset_cpus.empty() && !ctx.t.cpuset_cgroup.empty() && IsV1ControllerPath(ctx.t.cpuset_cgroup)) {
+    // A snapshot of the shared pool (1.6 "shared", 1.7+ "share"): later
+    // re-partitioning does not reach this task, whose cgroups are its own.
     auto cpus = ReadFile(TrimSlashes(ctx.t.cpuset_cgroup) + "/cpuset.cpus");
     std::string c = cpus ? *cpus : ctx.t.cpuset_cpus;
     while (!c.empty() && std::isspace(static_cast<unsigned char>(c.back()))) c.pop_back();

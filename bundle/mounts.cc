@@ -103,6 +103,18 @@ Result<void> AddNomadDirs(BuildContext& ctx) {
   return AddNomadDir(ctx, "/tmp", ctx.task_dir + "/tmp", "task tmp dir");
 }
 
+// Nomad 2.0.1's hardening: the log FIFOs of every task in the alloc are
+// read-only to the task (it writes its own logs through the fds the plugin
+// passes), so it cannot replace or delete them. Host mode binds the host
+// path over itself.
+void AddReadonlyLogs(BuildContext& ctx) {
+  std::string host = ctx.t.alloc_dir + "/alloc/logs";
+  struct stat st;
+  if (stat(host.c_str(), &st) < 0 || !S_ISDIR(st.st_mode)) return;  // nothing to protect
+  std::string dest = ctx.host ? host : EnvDir(ctx.t, "NOMAD_ALLOC_DIR", "/alloc") + "/logs";
+  AddBind(ctx, dest, host, {"rbind", "rro", "nosuid", "nodev", "noexec"});
+}
+
 const char* Propagation(const std::string& mode) {
   if (mode == "host-to-task") return "rslave";
   if (mode == "bidirectional") return "rshared";
@@ -174,6 +186,7 @@ Result<void> BuildMounts(BuildContext& ctx) {
     AddChrootBinds(ctx);
     SWORN_TRY(AddNomadDirs(ctx));
   }
+  AddReadonlyLogs(ctx);
   SWORN_TRY(AddTaskMounts(ctx));
   AddGeneratedFiles(ctx);
   return {};

@@ -112,8 +112,10 @@ Result<std::vector<std::string>> TaskCaps(const TaskDriverConfig& c, const Plugi
 }
 
 int Nice(const std::string& importance) {
-  // The pledge driver's mapping (shoenig/nomad-pledge-driver,
+  // Unset: the host's default, as every other Nomad driver. Set: the pledge
+  // driver's mapping (shoenig/nomad-pledge-driver,
   // pkg/resources/importance.go), where normal is -5, not 0.
+  if (importance.empty()) return 0;
   if (importance == "lowest") return 19;
   if (importance == "low") return 10;
   if (importance == "high") return -10;
@@ -165,7 +167,9 @@ Result<json> BuildProcess(const BuildContext& ctx) {
   const TaskDriverConfig& c = ctx.c;
   json args = json::array({TaskPath(ctx, c.command, false)});
   for (const auto& a : c.args) args.push_back(a);
-  json user = SWORN_TRY(ResolveUser(ctx.t.user));
+  // No `user`: the plugin's default_user (nobody, as Nomad's exec driver).
+  json user = ctx.t.user.empty() ? SWORN_TRY(WithContext(ResolveUser(ctx.p.default_user), "plugin default_user"))
+                                 : SWORN_TRY(ResolveUser(ctx.t.user));
   json caps = SWORN_TRY(TaskCaps(c, ctx.p));
   json capabilities = {{"bounding", caps}, {"effective", caps}, {"permitted", caps}};
   if (user["uid"].get<uint32_t>() != 0) {

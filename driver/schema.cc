@@ -60,6 +60,7 @@ Spec PluginConfigSpec() {
       {"allow_host_pid", WithDefault(Attr("allow_host_pid", "bool"), "false")},
       {"allow_host_ipc", WithDefault(Attr("allow_host_ipc", "bool"), "false")},
       {"cgroup_parent", WithDefault(Attr("cgroup_parent", "string"), Quote(d.cgroup_parent))},
+      {"default_user", WithDefault(Attr("default_user", "string"), Quote(d.default_user))},
   });
 }
 
@@ -70,7 +71,8 @@ Spec TaskConfigSpec() {
       {"promises", Attr("promises", "string")},
       {"unveil", Attr("unveil", "list(string)")},
       {"unveil_tcp", Attr("unveil_tcp", "list(string)")},
-      {"importance", WithDefault(Attr("importance", "string"), Quote("normal"))},
+      // No default: unset means nice 0, "normal" means the pledge driver's -5.
+      {"importance", Attr("importance", "string")},
       {"penalty", Attr("penalty", "string")},
       {"cap_add", Attr("cap_add", "list(string)")},
       {"cap_drop", Attr("cap_drop", "list(string)")},

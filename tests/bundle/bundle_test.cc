@@ -154,7 +154,7 @@ TEST_CASE("task config: defaults, nulls and unknown keys", "[bundle][config]") {
   auto c = Task({{"command", "x"}, {"args", nullptr}, {"importance", nullptr}, {"extra", 5}, {"pid_mode", ""}});
   CHECK(c.command == "x");
   CHECK(c.args.empty());
-  CHECK(c.importance == "normal");
+  CHECK(c.importance.empty());  // unset: nice 0, not the pledge driver's "normal"
   CHECK(c.filesystem == "image");
   CHECK(c.pid_mode.empty());
 }
@@ -230,6 +230,7 @@ TEST_CASE("plugin config: defaults", "[bundle][config]") {
   CHECK(p->allow_caps.front() == "CAP_AUDIT_WRITE");
   CHECK(p->default_pid_mode == "private");
   CHECK(p->cgroup_parent == "/nomad.slice");
+  CHECK(p->default_user == "nobody");
   CHECK_FALSE(p->allow_host_pid);
   CHECK(bundle::ParsePluginConfig(nullptr));
   CHECK(bundle::DefaultChrootEnv().at("/usr") == "/usr");
@@ -247,6 +248,7 @@ TEST_CASE("plugin config: every field", "[bundle][config]") {
                                       {"allow_host_pid", true},
                                       {"allow_host_ipc", true},
                                       {"cgroup_parent", "sworn.slice/"},
+                                      {"default_user", "root"},
                                       {"no_pivot_root", false}});
   REQUIRE(p);
   CHECK(p->sworn_path == "/opt/sworn");
@@ -255,6 +257,7 @@ TEST_CASE("plugin config: every field", "[bundle][config]") {
   CHECK(p->default_pid_mode == "host");
   CHECK(p->allow_host_pid);
   CHECK(p->cgroup_parent == "/sworn.slice");
+  CHECK(p->default_user == "root");
   CHECK(bundle::ParsePluginConfig({{"sworn_path", "sworn"}}));
   CHECK(bundle::ParsePluginConfig({{"allow_caps", json::array()}})->allow_caps.empty());
 }
@@ -276,6 +279,7 @@ TEST_CASE("plugin config: each error names its field", "[bundle][config]") {
   CHECK_THAT(PluginError({{"state_dir", "run/sworn"}}), Catch::StartsWith("state_dir: must be an absolute path"));
   CHECK_THAT(PluginError({{"sworn_path", "bin/sworn"}}), Catch::StartsWith("sworn_path: must be an absolute path"));
   CHECK_THAT(PluginError({{"cgroup_parent", "/a/../b"}}), Catch::StartsWith("cgroup_parent: must not contain"));
+  CHECK(PluginError({{"default_user", "no-such-user-sworn"}}) == "default_user: unknown user \"no-such-user-sworn\"");
 }
 
 TEST_CASE("plugin config decoded from msgpack", "[bundle][config][msgpack]") {

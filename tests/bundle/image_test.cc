@@ -15,6 +15,7 @@ struct FullImageTask {
     fs::create_directories(f.root + "/vol");
     f.t.env["B_VAR"] = "b";
     f.t.env["A_VAR"] = "a";
+    f.t.user = "root";
     f.t.cpu_shares = 500;
     f.t.memory_mb = 128;
     f.t.memory_max_mb = 256;
@@ -32,6 +33,7 @@ struct FullImageTask {
     auto c = Command("/bin/sh", {"-c", "echo hi"});
     c.promises = "stdio rpath";
     c.penalty = "kill";
+    c.importance = "normal";
     c.unveil = {"r:/etc/passwd", "rw:/local", "rwc:/alloc/data/", "r:/data/vol", ":/usr/bin"};
     c.unveil_tcp = {"bind:8080"};
     c.cap_add = {"net_raw"};
@@ -100,6 +102,12 @@ TEST_CASE_METHOD(FullImageTask, "full image task: Nomad's directories and volume
   CHECK(MountAt(j, "/local")["source"] == f.task_dir + "/local");
   CHECK(MountAt(j, "/secrets")["source"] == f.task_dir + "/secrets");
   CHECK(MountAt(j, "/tmp")["source"] == f.task_dir + "/tmp");
+  // Nomad 2.0.1: the alloc's log FIFOs are read-only to the task, after /alloc.
+  json logs = MountAt(j, "/alloc/logs");
+  CHECK(logs["source"] == f.alloc_dir + "/alloc/logs");
+  CHECK(HasOption(logs, "rro"));
+  CHECK_FALSE(HasOption(logs, "rw"));
+  CHECK(Index("/alloc/logs") > Index("/alloc"));
   CHECK(HasOption(MountAt(j, "/local"), "rw"));
   CHECK_FALSE(HasOption(MountAt(j, "/local"), "rro"));
   json vol = MountAt(j, "/data/vol");
