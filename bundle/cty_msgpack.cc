@@ -4,6 +4,7 @@
 #include <string>
 
 #include "bundle/bundle.h"
+#include "core/json_input.h"
 
 namespace sworn::bundle {
 namespace {
@@ -50,11 +51,53 @@ Result<void> Walk(json& j, std::string_view what, const std::string& path) {
   return {};
 }
 
+// nlohmann's msgpack reader recurses once per nested array or map: a SAX
+// pass that stops at kMaxDepth keeps a hostile task config from
+// overflowing the driver's stack before the real decode.
+class DepthLimit {
+ public:
+  bool null() { return true; }
+  bool boolean(bool) { return true; }
+  bool number_integer(json::number_integer_t) { return true; }
+  bool number_unsigned(json::number_unsigned_t) { return true; }
+  bool number_float(json::number_float_t, const json::string_t&) { return true; }
+  bool string(json::string_t&) { return true; }
+  bool binary(json::binary_t&) { return true; }
+  bool key(json::string_t&) { return true; }
+  bool start_object(size_t) { return Enter(); }
+  bool start_array(size_t) { return Enter(); }
+  bool end_object() { return Leave(); }
+  bool end_array() { return Leave(); }
+  bool parse_error(size_t, const std::string&, const nlohmann::detail::exception&) { return false; }
+  bool too_deep() const { return too_deep_; }
+
+ private:
+  bool Enter() {
+    if (++depth_ <= kMaxJsonDepth) return true;
+    too_deep_ = true;
+    return false;
+  }
+  bool Leave() {
+    --depth_;
+    return true;
+  }
+  size_t depth_ = 0;
+  bool too_deep_ = false;
+};
+
 }  // namespace
 
 Result<json> DecodeCtyMsgpack(std::string_view bytes, std::string_view what) {
   if (bytes.empty()) return json::object();
   json j;
+  DepthLimit limit;
+  try {
+    json::sax_parse(bytes.begin(), bytes.end(), &limit, nlohmann::detail::input_format_t::msgpack);
+  } catch (const json::exception&) {
+    // Malformed input: the decode below reports it with its byte offset.
+  }
+  if (limit.too_deep())
+    return Fail(DecodeError(what, "malformed msgpack: nested deeper than " + std::to_string(kMaxJsonDepth) + " levels"));
   try {
     j = json::from_msgpack(bytes.begin(), bytes.end());
   } catch (const json::parse_error& e) {

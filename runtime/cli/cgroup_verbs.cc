@@ -3,6 +3,7 @@
 #include <signal.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <iostream>
 #include <set>
@@ -10,6 +11,7 @@
 
 #include "cli/cli.h"
 #include "container/container.h"
+#include "core/json_input.h"
 #include "core/sys.h"
 
 namespace sworn::cli {
@@ -45,17 +47,62 @@ int PsTable(const std::vector<pid_t>& pids, const std::vector<std::string>& ps_a
   return rc == 0 ? 0 : 1;
 }
 
-// "64m", "1g", "1048576" → bytes; "-1" stays -1.
+// "64m", "1g", "1048576" → bytes; "-1" stays -1. Digits and a unit only:
+// strtod would take 1e30, 0x10, inf and nan.
 Result<int64_t> ParseSize(const std::string& s, const char* flag) {
   if (s == "-1") return -1;
-  char* end = nullptr;
-  double v = std::strtod(s.c_str(), &end);
-  std::string unit = end ? end : "";
+  auto bad = [&] {
+    return Fail(MakeError(Errc::kInvalidArgument, std::string(flag) + ": invalid size \"" + s +
+                                                      "\" (expected bytes, or a number with k, m or g; or -1)"));
+  };
+  size_t digits = s.find_first_not_of("0123456789");
+  if (digits == 0 || s.empty()) return bad();
+  std::string unit = digits == std::string::npos ? "" : s.substr(digits);
   for (auto& c : unit) c = static_cast<char>(tolower(c));
-  int64_t mult = unit.empty() || unit == "b" ? 1 : unit[0] == 'k' ? 1 << 10 : unit[0] == 'm' ? 1 << 20 : unit[0] == 'g' ? 1 << 30 : 0;
-  if (end == s.c_str() || v < 0 || mult == 0 || unit.size() > 2)
-    return Fail(MakeError(Errc::kInvalidArgument, std::string(flag) + ": invalid size \"" + s + "\""));
-  return static_cast<int64_t>(v * static_cast<double>(mult));
+  int shift = unit.empty() || unit == "b" ? 0 : unit[0] == 'k' ? 10 : unit[0] == 'm' ? 20 : unit[0] == 'g' ? 30 : -1;
+  if (shift < 0 || unit.size() > 2 || (unit.size() == 2 && unit[1] != 'b')) return bad();
+  uint64_t v = 0;
+  for (size_t i = 0; i < (digits == std::string::npos ? s.size() : digits); ++i) {
+    v = v * 10 + static_cast<uint64_t>(s[i] - '0');
+    if (v > (static_cast<uint64_t>(INT64_MAX) >> shift)) return bad();
+  }
+  return static_cast<int64_t>(v << shift);
+}
+
+// A Go duration as runc's --interval takes it ("5s", "100ms", "1m30s",
+// "1.5h"), in milliseconds, within 1ms..24h.
+Result<int64_t> ParseInterval(const std::string& s) {
+  auto bad = [&](const char* why) {
+    return Fail(MakeError(Errc::kInvalidArgument, "--interval: " + std::string(why) + " \"" + s +
+                                                      "\" (expected a duration like 5s, 100ms or 1m30s, "
+                                                      "between 1ms and 24h)"));
+  };
+  struct Unit {
+    std::string_view name;
+    double ns;
+  };
+  constexpr Unit kUnits[] = {{"ns", 1}, {"us", 1e3}, {"µs", 1e3}, {"ms", 1e6}, {"s", 1e9}, {"m", 60e9}, {"h", 3600e9}};
+  double total = 0;
+  size_t i = 0;
+  if (s.empty()) return bad("empty duration");
+  while (i < s.size()) {
+    size_t start = i;
+    while (i < s.size() && (isdigit(static_cast<unsigned char>(s[i])) || s[i] == '.')) ++i;
+    std::string num = s.substr(start, i - start);
+    if (num.empty() || num == "." || std::count(num.begin(), num.end(), '.') > 1 || num.size() > 20)
+      return bad("not a duration:");
+    size_t ustart = i;
+    while (i < s.size() && !isdigit(static_cast<unsigned char>(s[i])) && s[i] != '.') ++i;
+    std::string_view unit(s.data() + ustart, i - ustart);
+    const Unit* u = nullptr;
+    for (const auto& k : kUnits)
+      if (k.name == unit) u = &k;
+    if (!u) return bad(unit.empty() ? "missing unit in" : "unknown unit in");
+    total += std::strtod(num.c_str(), nullptr) * u->ns;
+    if (total > 24 * 3600e9) return bad("too long:");
+  }
+  if (total < 1e6) return bad("too short:");
+  return static_cast<int64_t>(total / 1e6);
 }
 
 }  // namespace
@@ -115,8 +162,9 @@ int Update(const Globals& g, const std::vector<std::string>& args) {
   if (!file.empty()) {
     auto text = file == "-" ? Result<std::string>(std::string(std::istreambuf_iterator<char>(std::cin), {})) : ReadFile(file);
     if (!text) return Report(text.error().Message());
-    r = nlohmann::json::parse(*text, nullptr, false);
-    if (r.is_discarded()) return Report("--resources " + file + ": malformed JSON");
+    auto parsed = ParseJsonInput(*text, "--resources " + file);
+    if (!parsed) return Report(parsed.error().Message());
+    r = std::move(*parsed);
   }
   auto size = [&](const std::string& v, const char* flag, const char* sect, const char* key) -> bool {
     if (v.empty()) return true;
@@ -150,8 +198,8 @@ int Events(const Globals& g, const std::vector<std::string>& args) {
   auto p = ParseVerb(d, args);
   ExpectArgs("events", p, 1, 1, "<container-id>");
   const std::string& id = p.positional[0];
-  double secs = std::strtod(interval.c_str(), nullptr) * (interval.ends_with("ms") ? 0.001 : interval.ends_with("m") ? 60 : 1);
-  if (secs <= 0) return Report("--interval: expected a positive duration, got \"" + interval + "\"");
+  auto interval_ms = ParseInterval(interval);
+  if (!interval_ms) return Report(interval_ms.error().Message());
   auto emit = [&](const char* type, const nlohmann::json& data) {
     nlohmann::json e = {{"type", type}, {"id", id}};
     if (!data.is_null()) e["data"] = data;
@@ -184,7 +232,7 @@ int Events(const Globals& g, const std::vector<std::string>& args) {
     if (s->status == state::Status::kStopped) return 0;
     if (std::chrono::steady_clock::now() >= next_stats) {
       emit("stats", s->stats);
-      next_stats += std::chrono::milliseconds(static_cast<int64_t>(secs * 1000));
+      next_stats += std::chrono::milliseconds(*interval_ms);
     }
   }
 }

@@ -6,7 +6,9 @@
 
 #include "cli/cli.h"
 #include "container/container.h"
+#include "core/json_input.h"
 #include "core/sys.h"
+#include "spec/json_field.h"
 
 namespace sworn::cli {
 namespace {
@@ -19,16 +21,11 @@ struct ExecFlags {
 
 Result<spec::Process> ProcessFromFile(const std::string& path) {
   std::string text = SWORN_TRY(WithContext(ReadFile(path), "--process"));
-  auto j = nlohmann::json::parse(text, nullptr, false);
-  if (j.is_discarded()) return Fail(MakeError(Errc::kInvalidArgument, "--process " + path + ": malformed JSON"));
+  auto j = SWORN_TRY(ParseJsonInput(text, "--process " + path));
   return spec::ParseProcess(j, "--process " + path);
 }
 
-Result<uint32_t> ParseId(const std::string& s, const char* what) {
-  if (s.empty() || s.find_first_not_of("0123456789") != std::string::npos)
-    return Fail(MakeError(Errc::kInvalidArgument, std::string(what) + ": expected a number, got \"" + s + "\""));
-  return static_cast<uint32_t>(std::stoul(s));
-}
+Result<uint32_t> ParseId(const std::string& s, const char* what) { return spec::ParseIdText(s, what); }
 
 Result<void> ApplyFlags(spec::Process& p, const ExecFlags& f) {
   if (!f.cwd.empty()) p.cwd = f.cwd;
@@ -44,6 +41,8 @@ Result<void> ApplyFlags(spec::Process& p, const ExecFlags& f) {
   }
   if (!f.user.empty()) {
     auto parts = Split(f.user, ':');
+    if (parts.size() > 2)
+      return Fail(MakeError(Errc::kInvalidArgument, "--user: expected uid[:gid], got \"" + f.user + "\""));
     p.user.uid = SWORN_TRY(ParseId(parts[0], "--user"));
     if (parts.size() > 1) p.user.gid = SWORN_TRY(ParseId(parts[1], "--user"));
   }

@@ -33,6 +33,31 @@ const char* LevelName(Level l) {
   return "info";
 }
 
+// Messages quote config values, paths and flags: a newline or escape
+// sequence in one must not forge log lines or drive the terminal.
+std::string Escape(std::string_view msg) {
+  std::string out;
+  out.reserve(msg.size());
+  for (unsigned char c : msg) {
+    if (c >= 0x20 && c != 0x7f) {
+      out += static_cast<char>(c);
+      continue;
+    }
+    switch (c) {
+      case '\n': out += "\\n"; break;
+      case '\t': out += "\\t"; break;
+      case '\r': out += "\\r"; break;
+      default: {
+        static constexpr char kHex[] = "0123456789abcdef";
+        out += "\\x";
+        out += kHex[c >> 4];
+        out += kHex[c & 15];
+      }
+    }
+  }
+  return out;
+}
+
 }  // namespace
 
 void Configure(const std::string& path, bool json, bool debug) {
@@ -56,18 +81,21 @@ void Write(Level level, std::string_view msg) {
     std::string m = "[" + std::to_string(us / 1000) + "." + std::to_string(us % 1000 / 100) + "ms] " + std::string(msg);
     return Write(Level::kInfo, m);
   }
+  std::string safe = Escape(msg);
   if (s.json) {
-    line = nlohmann::json{{"level", LevelName(level)}, {"msg", msg}, {"time", NowRfc3339()}}.dump() + "\n";
+    // Invalid UTF-8 (a path from the command line) is replaced, not thrown.
+    line = nlohmann::json{{"level", LevelName(level)}, {"msg", safe}, {"time", NowRfc3339()}}.dump(
+               -1, ' ', false, nlohmann::json::error_handler_t::replace) + "\n";
   } else if (s.fd == 2) {
     line = "sworn: " + std::string(level == Level::kError ? "" : std::string(LevelName(level)) + ": ") +
-           std::string(msg) + "\n";
+           safe + "\n";
   } else {
-    line = "time=\"" + NowRfc3339() + "\" level=" + LevelName(level) + " msg=\"" + std::string(msg) + "\"\n";
+    line = "time=\"" + NowRfc3339() + "\" level=" + LevelName(level) + " msg=\"" + safe + "\"\n";
   }
   (void)!write(s.fd, line.data(), line.size());
   // Errors also reach the terminal when they go to a log file, as runc does.
   if (level == Level::kError && s.fd != 2) {
-    std::string plain = "sworn: " + std::string(msg) + "\n";
+    std::string plain = "sworn: " + safe + "\n";
     (void)!write(2, plain.data(), plain.size());
   }
 }

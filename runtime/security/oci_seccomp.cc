@@ -5,6 +5,8 @@
 #include <seccomp.h>
 
 #include <map>
+#include <set>
+#include <tuple>
 #include <memory>
 
 #include "core/log.h"
@@ -23,6 +25,10 @@ using spec::Idx;
 using spec::Sub;
 
 using ScmpCtx = std::unique_ptr<void, decltype(&seccomp_release)>;
+
+// runc's default profile names about 370 syscalls; a hostile one with
+// millions would only cost time.
+constexpr size_t kMaxNames = 65536;
 
 Result<uint32_t> ParseAction(const std::string& name, const json& obj, const std::string& path, uint32_t default_errno) {
   uint32_t errno_ret = default_errno;
@@ -162,6 +168,8 @@ Result<BpfProgram> CompileOciSeccomp(const json& s) {
   SWORN_TRY(Get(s, "listenerMetadata", "linux.seccomp", prog.listener_metadata));
 
   std::map<uint32_t, int> max_nr;
+  std::set<std::tuple<int, uint32_t, std::string>> added;
+  size_t total_names = 0;
   const json* rules = spec::Member(s, "syscalls");
   if (rules) SWORN_TRY(spec::ExpectType(*rules, json::value_t::array, "linux.seccomp.syscalls"));
   for (size_t i = 0; rules && i < rules->size(); ++i) {
@@ -175,6 +183,10 @@ Result<BpfProgram> CompileOciSeccomp(const json& s) {
     uint32_t action = SWORN_TRY(ParseAction(action_name, r, p, EPERM));
     auto args = SWORN_TRY(ParseArgs(r, p));
     if (action == SCMP_ACT_NOTIFY) prog.notify = true;
+    if (names.size() > kMaxNames || (total_names += names.size()) > kMaxNames)
+      return Fail(FieldError(Sub(p, "names"), "the profile lists more than " + std::to_string(kMaxNames) +
+                                                 " syscall names in all (a full profile needs about 500)"));
+    std::string arg_key(reinterpret_cast<const char*>(args.data()), args.size() * sizeof(scmp_arg_cmp));
     for (const auto& name : names) {
       int nr = seccomp_syscall_resolve_name(name.c_str());
       if (nr == __NR_SCMP_ERROR) {
@@ -186,6 +198,9 @@ Result<BpfProgram> CompileOciSeccomp(const json& s) {
         if (anr >= 0) max_nr[arch] = std::max(max_nr[arch], anr);
       }
       if (action == def) continue;  // libseccomp rejects rules equal to the default
+      // libseccomp's cost per rule grows with the rules already added: the
+      // same (syscall, action, args) twice would only slow the build down.
+      if (!added.insert({nr, action, arg_key}).second) continue;
       SWORN_TRY(AddRule(ctx.get(), action, nr, args, p + " (" + name + ")"));
     }
   }

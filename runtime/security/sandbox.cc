@@ -1,7 +1,10 @@
 #include "security/sandbox.h"
 
+#include <cctype>
+
 #include <nlohmann/json.hpp>
 
+#include "core/json_input.h"
 #include "security/elf_deps.h"
 
 namespace sworn::security {
@@ -15,10 +18,17 @@ constexpr const char* kKnownKeys[] = {"sworn.pledge.promises", "sworn.pledge.pen
                                       // written by sworn into the state: what Landlock could not enforce
                                       "sworn.landlock.warnings"};
 
+// A list annotation holds a few dozen rules; the cap keeps a hostile one
+// from costing more than a config of its size would.
+constexpr size_t kMaxListEntries = 4096;
+
 Result<std::vector<std::string>> JsonStrings(const std::string& key, const std::string& text) {
-  json j = json::parse(text, nullptr, false);
-  if (j.is_discarded() || !j.is_array())
+  json j = SWORN_TRY(ParseJsonInput(text, "annotations." + key, 1));
+  if (!j.is_array())
     return Fail(FieldError("annotations." + key, "expected a JSON array of strings, got " + text));
+  if (j.size() > kMaxListEntries)
+    return Fail(FieldError("annotations." + key, std::to_string(j.size()) + " entries is more than the " +
+                                                     std::to_string(kMaxListEntries) + " allowed"));
   std::vector<std::string> out;
   for (size_t i = 0; i < j.size(); ++i) {
     if (!j[i].is_string())
@@ -69,15 +79,33 @@ Result<void> ParseUnveilKeys(const std::map<std::string, std::string>& a, Sandbo
   return {};
 }
 
+// Keys are matched exactly, so "SWORN.pledge.promises" or one with a stray
+// space would be ignored and the container would run unconfined: anything
+// that looks like ours after folding case and trimming must be ours exactly.
+bool LooksLikeOurs(std::string_view key) {
+  size_t b = 0, e = key.size();
+  auto space = [](char c) { return c == ' ' || (c >= '\t' && c <= '\r'); };
+  while (b < e && space(key[b])) ++b;
+  while (e > b && space(key[e - 1])) --e;
+  constexpr std::string_view kPrefix = "sworn.";
+  if (e - b < kPrefix.size()) return false;
+  for (size_t i = 0; i < kPrefix.size(); ++i)
+    if (std::tolower(static_cast<unsigned char>(key[b + i])) != kPrefix[i]) return false;
+  return true;
+}
+
 }  // namespace
 
 Result<SandboxSpec> ParseSandbox(const std::map<std::string, std::string>& a) {
   SandboxSpec s;
   for (const auto& [key, value] : a) {
-    if (key.rfind("sworn.", 0) != 0) continue;
+    if (!LooksLikeOurs(key)) continue;
     bool known = false;
     for (const char* k : kKnownKeys) known |= key == k;
-    if (!known) return Fail(FieldError("annotations." + key, "unknown sworn annotation"));
+    if (known) continue;
+    if (key.rfind("sworn.", 0) == 0) return Fail(FieldError("annotations." + key, "unknown sworn annotation"));
+    return Fail(FieldError("annotations.\"" + key + "\"", "unknown sworn annotation (keys are case-sensitive and "
+                                                            "take no spaces, e.g. sworn.pledge.promises)"));
   }
   if (auto it = a.find("sworn.pledge.promises"); it != a.end())
     s.promises = SWORN_TRY(ParsePromises(it->second, &s.warnings));

@@ -35,6 +35,7 @@ Result<void> Get(const json& obj, const char* key, const std::string& path, std:
   const json* v = Member(obj, key);
   if (!v) return {};
   SWORN_TRY(ExpectType(*v, json::value_t::string, Sub(path, key)));
+  SWORN_TRY(CheckNoNul(v->get_ref<const std::string&>(), Sub(path, key)));
   out = v->get<std::string>();
   return {};
 }
@@ -55,6 +56,7 @@ Result<void> Get(const json& obj, const char* key, const std::string& path, std:
   out.clear();
   for (size_t i = 0; i < v->size(); ++i) {
     SWORN_TRY(ExpectType((*v)[i], json::value_t::string, Idx(p, i)));
+    SWORN_TRY(CheckNoNul((*v)[i].get_ref<const std::string&>(), Idx(p, i)));
     out.push_back((*v)[i].get<std::string>());
   }
   return {};
@@ -73,10 +75,51 @@ Result<void> Get(const json& obj, const char* key, const std::string& path, int6
 Result<uint64_t> ToUnsigned(const json& j, const std::string& path, uint64_t max) {
   if (!j.is_number_integer())
     return Fail(FieldError(path, std::string("expected a non-negative integer, got ") + JsonTypeName(j)));
-  if (!j.is_number_unsigned() && j.get<int64_t>() < 0) return Fail(FieldError(path, "must not be negative"));
+  if (!j.is_number_unsigned() && j.get<int64_t>() < 0)
+    return Fail(FieldError(path, std::to_string(j.get<int64_t>()) + " must not be negative"));
   uint64_t v = j.get<uint64_t>();
-  if (v > max) return Fail(FieldError(path, "out of range (max " + std::to_string(max) + ")"));
+  if (v > max) return Fail(FieldError(path, std::to_string(v) + " is out of range (max " + std::to_string(max) + ")"));
   return v;
+}
+
+static std::string IdRange(std::string_view value) {
+  return std::string(value) + " is not a valid id (valid: 0.." + std::to_string(kMaxId) +
+         "; 4294967295 is -1, which would leave the id unchanged)";
+}
+
+Result<uint32_t> ToId(const json& j, const std::string& path) {
+  if (!j.is_number_integer())
+    return Fail(FieldError(path, std::string("expected an id (0..") + std::to_string(kMaxId) + "), got " + JsonTypeName(j)));
+  if (!j.is_number_unsigned() && j.get<int64_t>() < 0) return Fail(FieldError(path, IdRange(std::to_string(j.get<int64_t>()))));
+  uint64_t v = j.get<uint64_t>();
+  if (v > kMaxId) return Fail(FieldError(path, IdRange(std::to_string(v))));
+  return static_cast<uint32_t>(v);
+}
+
+Result<uint32_t> ParseIdText(std::string_view text, std::string_view flag) {
+  std::string f(flag);
+  if (text.empty() || text.find_first_not_of("0123456789") != std::string_view::npos)
+    return Fail(FieldError(f, "expected a numeric id (0.." + std::to_string(kMaxId) + "), got \"" + std::string(text) + "\""));
+  // More than 10 digits is out of range whatever they are; no overflow below.
+  if (text.size() > 10) return Fail(FieldError(f, IdRange(text)));
+  uint64_t v = 0;
+  for (char c : text) v = v * 10 + static_cast<uint64_t>(c - '0');
+  if (v > kMaxId) return Fail(FieldError(f, IdRange(text)));
+  return static_cast<uint32_t>(v);
+}
+
+Result<void> CheckNoNul(std::string_view s, const std::string& path) {
+  if (s.find('\0') == std::string_view::npos) return {};
+  return Fail(FieldError(path, "contains a NUL byte (at offset " + std::to_string(s.find('\0')) + ")"));
+}
+
+bool IsValidUtf8(std::string_view s) {
+  try {
+    (void)json(s).dump();
+  } catch (const json::type_error&) {
+    return false;
+  }
+  return true;
 }
 
 }  // namespace sworn::spec

@@ -54,4 +54,24 @@ Result<void> GetUint(const json& obj, const char* key, const std::string& path, 
   return {};
 }
 
+// uids and gids: 0..4294967294. (uid_t)-1 is "leave unchanged" to
+// setresuid/setresgid/chown, so 4294967295 would silently keep root.
+inline constexpr uint64_t kMaxId = 4294967294u;
+Result<uint32_t> ToId(const json& j, const std::string& path);
+template <class T>
+Result<void> GetId(const json& obj, const char* key, const std::string& path, T& out) {
+  const json* v = Member(obj, key);
+  if (!v) return {};
+  out = SWORN_TRY(ToId(*v, Sub(path, key)));
+  return {};
+}
+// An id typed on the command line ("--user 1000:1000"): decimal digits only.
+Result<uint32_t> ParseIdText(std::string_view text, std::string_view flag);
+
+// Strings reach the kernel as C strings: a NUL would cut them short.
+Result<void> CheckNoNul(std::string_view s, const std::string& path);
+
+// Whether `s` can go into a JSON string (nlohmann throws on dump otherwise).
+bool IsValidUtf8(std::string_view s);
+
 }  // namespace sworn::spec

@@ -6,6 +6,7 @@
 
 #include <string_view>
 
+#include "spec/json_field.h"
 #include "spec/spec.h"
 
 namespace sworn::spec {
@@ -117,6 +118,9 @@ Result<void> ApplyMountOptions(Mount& m, std::string_view field) {
     if (o == "idmap" || o == "ridmap")
       return Fail(FieldError(field, "option \"" + o + "\" (id-mapped mounts) needs linux.uidMappings on the mount"));
     if (o.empty()) return Fail(FieldError(field, "empty mount option"));
+    // tmpfs, devpts, mqueue, ...: an owner of -1 would mean "unchanged".
+    if (o.starts_with("uid=") || o.starts_with("gid="))
+      SWORN_TRY(ParseIdText(std::string_view(o).substr(4), std::string(field) + " " + o.substr(0, 4)));
     if (!m.data.empty()) m.data += ',';
     m.data += o;
   }

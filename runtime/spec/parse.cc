@@ -3,6 +3,7 @@
 #include <sched.h>
 #include <sys/stat.h>
 
+#include "core/json_input.h"
 #include "core/sys.h"
 #include "spec/json_field.h"
 #include "spec/spec.h"
@@ -94,10 +95,17 @@ Result<std::vector<IdMap>> ParseIdMaps(const json& j, const char* key) {
     std::string e = Idx(p, i);
     SWORN_TRY(ExpectType((*a)[i], json::value_t::object, e));
     IdMap m;
-    SWORN_TRY(GetUint((*a)[i], "containerID", e, m.container_id));
-    SWORN_TRY(GetUint((*a)[i], "hostID", e, m.host_id));
+    SWORN_TRY(GetId((*a)[i], "containerID", e, m.container_id));
+    SWORN_TRY(GetId((*a)[i], "hostID", e, m.host_id));
     SWORN_TRY(GetUint((*a)[i], "size", e, m.size));
     if (m.size == 0) return Fail(FieldError(Sub(e, "size"), "must be positive"));
+    // The last id of each range must itself be a valid id: a range that
+    // reaches 4294967295 (-1) or wraps is refused by the kernel, or worse.
+    uint64_t last_c = uint64_t{m.container_id} + m.size - 1, last_h = uint64_t{m.host_id} + m.size - 1;
+    if (std::max(last_c, last_h) > kMaxId)
+      return Fail(FieldError(Sub(e, "size"), std::to_string(m.size) + " makes the range end at " +
+                                                  std::to_string(std::max(last_c, last_h)) + " (ids must stay within 0.." +
+                                                  std::to_string(kMaxId) + ")"));
     out.push_back(m);
   }
   return out;
@@ -153,8 +161,8 @@ Result<std::vector<Device>> ParseDevices(const json& j) {
     std::optional<uint32_t> mode;
     SWORN_TRY(GetUint(d, "fileMode", p, mode));
     if (mode) dev.file_mode = *mode & 07777;
-    SWORN_TRY(GetUint(d, "uid", p, dev.uid));
-    SWORN_TRY(GetUint(d, "gid", p, dev.gid));
+    if (Member(d, "uid")) dev.uid = SWORN_TRY(ToId(d["uid"], Sub(p, "uid")));
+    if (Member(d, "gid")) dev.gid = SWORN_TRY(ToId(d["gid"], Sub(p, "gid")));
     out.push_back(std::move(dev));
   }
   return out;
@@ -275,6 +283,8 @@ Result<std::map<std::string, std::string>> ParseAnnotations(const json& j) {
   SWORN_TRY(ExpectType(*a, json::value_t::object, "annotations"));
   for (auto it = a->begin(); it != a->end(); ++it) {
     SWORN_TRY(ExpectType(*it, json::value_t::string, "annotations." + it.key()));
+    SWORN_TRY(CheckNoNul(it.key(), "annotations." + it.key()));
+    SWORN_TRY(CheckNoNul(it->get_ref<const std::string&>(), "annotations." + it.key()));
     out[it.key()] = it->get<std::string>();
   }
   return out;
@@ -307,16 +317,9 @@ Result<Hooks> ParseHooks(const json& j) {
 }
 
 Result<Spec> ParseSpec(std::string_view text, const std::string& bundle) {
-  json j = json::parse(text, nullptr, false);
-  if (j.is_discarded()) {
-    // Parse again with exceptions on, only to get the byte position.
-    try {
-      auto again = json::parse(text);
-      (void)again;
-    } catch (const json::parse_error& e) {
-      return Fail(MakeError(Errc::kInvalidArgument, std::string("config.json: malformed JSON: ") + e.what()));
-    }
-  }
+  // The bundle path goes into state.json and the hooks' state: JSON strings.
+  if (!IsValidUtf8(bundle)) return Fail(FieldError("--bundle", "path is not valid UTF-8: " + bundle));
+  json j = SWORN_TRY(ParseJsonInput(text, "config.json"));
   if (!j.is_object()) return Fail(FieldError("config.json", "expected an object at the top level"));
   Spec s;
   SWORN_TRY(CheckVersion(j, s));
@@ -332,6 +335,7 @@ Result<Spec> ParseSpec(std::string_view text, const std::string& bundle) {
   bool uts = s.linux.Find(NsType::kUts) != nullptr;
   if (!uts && !s.hostname.empty()) return Fail(FieldError("hostname", "setting it needs a uts namespace"));
   if (!uts && !s.domainname.empty()) return Fail(FieldError("domainname", "setting it needs a uts namespace"));
+  SWORN_TRY(CheckSysctls(s));
   return s;
 }
 

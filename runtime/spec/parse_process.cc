@@ -29,8 +29,8 @@ constexpr RlimitName kRlimits[] = {
 Result<User> ParseUser(const json& j, const std::string& path) {
   User u;
   SWORN_TRY(ExpectType(j, json::value_t::object, path));
-  SWORN_TRY(GetUint(j, "uid", path, u.uid));
-  SWORN_TRY(GetUint(j, "gid", path, u.gid));
+  SWORN_TRY(GetId(j, "uid", path, u.uid));
+  SWORN_TRY(GetId(j, "gid", path, u.gid));
   std::optional<uint32_t> umask;
   SWORN_TRY(GetUint(j, "umask", path, umask));
   if (umask && *umask > 0777) return Fail(FieldError(Sub(path, "umask"), "must be at most 0777"));
@@ -39,7 +39,7 @@ Result<User> ParseUser(const json& j, const std::string& path) {
     std::string p = Sub(path, "additionalGids");
     SWORN_TRY(ExpectType(*g, json::value_t::array, p));
     for (size_t i = 0; i < g->size(); ++i)
-      u.additional_gids.push_back(static_cast<gid_t>(SWORN_TRY(ToUnsigned((*g)[i], Idx(p, i), UINT32_MAX))));
+      u.additional_gids.push_back(SWORN_TRY(ToId((*g)[i], Idx(p, i))));
   }
   if (Member(j, "username")) return Fail(FieldError(Sub(path, "username"), "is for Windows; use uid and gid"));
   return u;

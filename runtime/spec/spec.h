@@ -147,6 +147,9 @@ Result<std::optional<IoPriority>> ParseIoPriority(const nlohmann::json& proc, co
 Result<std::optional<Scheduler>> ParseScheduler(const nlohmann::json& proc, const std::string& path);
 Result<void> ParsePersonality(const nlohmann::json& linux_obj, Linux& l);
 
+// linux.sysctl: only keys isolated by a namespace the container has.
+Result<void> CheckSysctls(const Spec& s);
+
 // Mount option handling, shared with the CLI's spec defaults.
 Result<void> ApplyMountOptions(Mount& m, std::string_view field);
 
