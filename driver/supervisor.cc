@@ -15,6 +15,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "core/json_input.h"
 #include "core/sys.h"
 #include "state/state.h"
 
@@ -31,7 +32,8 @@ std::string LastLoggedError(const std::string& log_file) {
     size_t nl = text->find('\n', pos);
     std::string line = text->substr(pos, nl == std::string::npos ? std::string::npos : nl - pos);
     pos = nl == std::string::npos ? text->size() : nl + 1;
-    auto j = nlohmann::json::parse(line, nullptr, false);
+    auto parsed = ParseJsonInput(line, log_file);
+    auto j = parsed ? std::move(*parsed) : nlohmann::json();
     if (j.is_object() && j.value("level", "") == "error") last = j.value("msg", line);
   }
   return last;
@@ -144,7 +146,8 @@ Result<Supervisor> AdoptSupervisor(pid_t pid, uint64_t start_time) {
 std::optional<ExitInfo> ReadExitFile(const std::string& path) {
   auto text = ReadFile(path);
   if (!text) return std::nullopt;
-  auto j = nlohmann::json::parse(*text, nullptr, false);
+  auto parsed = ParseJsonInput(*text, path);
+  auto j = parsed ? std::move(*parsed) : nlohmann::json();
   try {
     if (j.is_object())
       return ExitInfo{.exit_code = j.value("exit_code", 255),

@@ -11,6 +11,7 @@
 #include <nlohmann/json.hpp>
 
 #include "container/container.h"
+#include "core/json_input.h"
 #include "driver/convert.h"
 #include "driver/clock.h"
 #include "driver/hclog.h"
@@ -54,7 +55,8 @@ std::string EncodeRecord(const TaskRecord& r) {
 }
 
 Result<TaskRecord> DecodeRecord(const std::string& bytes) {
-  auto j = json::parse(bytes, nullptr, false);
+  auto parsed = ParseJsonInput(bytes, "handle.driver_state");
+  json j = parsed ? std::move(*parsed) : json();
   if (!j.is_object()) return Fail(FieldError("handle.driver_state", "not a sworn driver state (expected JSON)"));
   try {
     TaskRecord r;
