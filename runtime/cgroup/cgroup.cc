@@ -1,5 +1,6 @@
 #include "cgroup/cgroup.h"
 
+#include <dirent.h>
 #include <fcntl.h>
 #include <signal.h>
 #include <sys/stat.h>
@@ -101,30 +102,139 @@ Result<std::vector<Hierarchy>> Discover() {
   return out;
 }
 
+namespace {
+
+std::string Join(const std::vector<std::string>& parts) {
+  std::string out;
+  for (const auto& p : parts) out += "/" + p;
+  return out;
+}
+
+Error PathError(const std::string& cgroups_path, std::string_view why) {
+  std::string shown;
+  for (char c : cgroups_path) shown += c == '\0' ? std::string("\\0") : std::string(1, c);
+  return FieldError("linux.cgroupsPath", "\"" + shown + "\" " + std::string(why));
+}
+
+// True for a cgroup that freezes whatever joins it: the init would never
+// reach its sync point and create would hang.
+Result<void> CheckThawed(const std::string& cgroups_path, const std::string& dir, const Hierarchy& h) {
+  if (!h.v2 && HasController(h.controllers, "freezer")) {
+    auto st = ReadFile(dir + "/freezer.state");
+    if (st && Trim(*st) != "THAWED")
+      return Fail(PathError(cgroups_path, "names cgroup " + dir + ", which is frozen (freezer.state " +
+                                              std::string(Trim(*st)) + "): thaw it or choose another path"));
+  }
+  if (h.v2) {
+    auto ev = ReadFile(dir + "/cgroup.events");
+    if (ev && ev->find("frozen 1") != std::string::npos)
+      return Fail(PathError(cgroups_path, "names cgroup " + dir +
+                                              ", which is frozen (cgroup.events: frozen 1): thaw it or choose "
+                                              "another path"));
+  }
+  return {};
+}
+
+// Whether any process is in dir or below it.
+bool Populated(const std::string& dir, bool v2, int depth = 0) {
+  if (v2) {
+    auto ev = ReadFile(dir + "/cgroup.events");
+    return ev && ev->find("populated 1") != std::string::npos;
+  }
+  auto procs = ReadFile(dir + "/cgroup.procs");
+  if (procs && !Trim(*procs).empty()) return true;
+  if (depth > 64) return true;  // deeper than anything we would create: do not trust it
+  DIR* d = opendir(dir.c_str());
+  if (!d) return false;
+  bool found = false;
+  while (dirent* e = readdir(d)) {
+    std::string name = e->d_name;
+    if (e->d_type != DT_DIR || name == "." || name == "..") continue;
+    if ((found = Populated(dir + "/" + name, false, depth + 1))) break;
+  }
+  closedir(d);
+  return found;
+}
+
+}  // namespace
+
+Result<std::vector<std::string>> PathComponents(const std::string& cgroups_path) {
+  if (cgroups_path.find('\0') != std::string::npos)
+    return Fail(PathError(cgroups_path, "contains a NUL byte"));
+  std::vector<std::string> parts;
+  for (const auto& part : Split(cgroups_path, '/')) {
+    if (part == "..") return Fail(PathError(cgroups_path, "must not contain \"..\" components"));
+    if (!part.empty() && part != ".") parts.push_back(part);
+  }
+  if (parts.empty() && !cgroups_path.empty())
+    return Fail(PathError(cgroups_path, cgroups_path[0] == '/'
+                                            ? "resolves to the root of every cgroup hierarchy; give a path below it, "
+                                              "such as \"/sworn/<id>\""
+                                            : "resolves to the runtime's own cgroup; give a path below it"));
+  return parts;
+}
+
 std::string ResolvePath(const std::string& cgroups_path, const std::string& id, const Hierarchy& h) {
   if (cgroups_path.empty()) return "/sworn/" + id;
-  if (cgroups_path[0] == '/') return cgroups_path;
-  std::string base = h.own_path == "/" ? "" : h.own_path;
-  return base + "/" + cgroups_path;
+  std::vector<std::string> parts;
+  for (const auto& part : Split(cgroups_path, '/'))
+    if (!part.empty() && part != ".") parts.push_back(part);
+  if (cgroups_path[0] == '/') return Join(parts);
+  std::vector<std::string> base;
+  for (const auto& part : Split(h.own_path, '/'))
+    if (!part.empty() && part != ".") base.push_back(part);
+  base.insert(base.end(), parts.begin(), parts.end());
+  return Join(base);
+}
+
+Result<void> CheckStateDirs(const std::vector<std::string>& dirs, const std::string& cgroups_path,
+                            const std::string& id) {
+  auto parts = SWORN_TRY(PathComponents(cgroups_path));
+  std::string suffix = cgroups_path.empty() ? "/sworn/" + id : Join(parts);
+  bool absolute = cgroups_path.empty() || cgroups_path[0] == '/';
+  auto hierarchies = SWORN_TRY(Discover());
+  for (const auto& dir : dirs) {
+    auto bad = [&](std::string_view why) {
+      return Fail(MakeError(Errc::kInvalidArgument, "cgroup_dirs: \"" + dir + "\" " + std::string(why)));
+    };
+    const Hierarchy* h = nullptr;
+    for (const auto& x : hierarchies)
+      if (StartsWith(dir, x.mount + "/")) h = &x;
+    if (!h) return bad("is not below a mounted cgroup hierarchy");
+    std::string rel = dir.substr(h->mount.size());
+    for (const auto& part : Split(rel.substr(1), '/'))
+      if (part.empty() || part == "." || part == "..") return bad("is not a normalized path");
+    bool mine = absolute ? rel == suffix : rel.size() > suffix.size() && rel.ends_with(suffix);
+    if (!mine) return bad("is not the container's cgroup (linux.cgroupsPath \"" + cgroups_path + "\")");
+  }
+  return {};
 }
 
 Result<Placement> Placement::Create(const std::string& cgroups_path, const std::string& id) {
-  for (const auto& part : Split(cgroups_path, '/'))
-    if (part == "..") return Fail(FieldError("linux.cgroupsPath", "must not contain \"..\""));
+  SWORN_TRY(PathComponents(cgroups_path));
   Placement p;
   for (const auto& h : SWORN_TRY(Discover())) {
     std::string rel = ResolvePath(cgroups_path, id, h);
+    // Never the hierarchy root (a relative path from a process in the root).
+    if (rel.empty()) return Fail(PathError(cgroups_path, "resolves to the root of " + h.mount));
     std::string dir = h.mount;
+    bool made = false;
     for (const auto& part : Split(rel, '/')) {
       if (part.empty()) continue;
       if (h.v2) EnableControllers(dir);
       dir += "/" + part;
-      if (mkdir(dir.c_str(), 0755) == 0)
+      made = mkdir(dir.c_str(), 0755) == 0;
+      if (made)
         p.created_.push_back(dir);
       else if (errno != EEXIST)
         return Fail(SysError("mkdir", dir));
       if (HasController(h.controllers, "cpuset")) SWORN_TRY(InitCpuset(dir));
     }
+    // runc refuses an existing cgroup with processes: delete --force would
+    // kill them as the container's own.
+    if (!made && Populated(dir, h.v2))
+      return Fail(PathError(cgroups_path, "names cgroup " + dir + ", which already has processes"));
+    SWORN_TRY(CheckThawed(cgroups_path, dir, h));
     if (h.v2) {
       p.v2_fd_.reset(open(dir.c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC));
       if (!p.v2_fd_) return Fail(SysError("open", dir));
@@ -133,6 +243,20 @@ Result<Placement> Placement::Create(const std::string& cgroups_path, const std::
   }
   if (p.dirs_.empty()) return Fail(MakeError(Errc::kUnsupported, "no cgroup hierarchy is mounted"));
   return p;
+}
+
+std::vector<std::string> Placement::Reused() const {
+  std::vector<std::string> out;
+  for (const auto& d : dirs_)
+    if (std::find(created_.begin(), created_.end(), d) == created_.end()) out.push_back(d);
+  return out;
+}
+
+std::vector<std::string> Existing(const std::vector<std::string>& dirs) {
+  std::vector<std::string> out;
+  for (const auto& d : dirs)
+    if (access(d.c_str(), F_OK) == 0) out.push_back(d);
+  return out;
 }
 
 Placement::~Placement() {
@@ -196,13 +320,18 @@ Result<void> KillAll(const std::vector<std::string>& dirs) {
   return Fail(MakeError(Errc::kTimeout, "cgroup " + dirs.front() + " did not empty after SIGKILL"));
 }
 
-Result<void> Destroy(const std::vector<std::string>& dirs) {
+Result<void> Destroy(const std::vector<std::string>& dirs, const std::vector<std::string>& keep) {
+  auto kept = [&](const std::string& d) { return std::find(keep.begin(), keep.end(), d) != keep.end(); };
   // Processes can fork while we kill; repeat until the cgroup is empty. The
   // rmdir also waits out exiting tasks, which the kernel still counts.
   for (int attempt = 0; attempt < 500; ++attempt) {
     bool left = false;
     for (const auto& dir : dirs) {
       if (!KillAndThaw(dir)) continue;
+      if (kept(dir)) {
+        left = left || !Pids({dir}).empty();
+        continue;
+      }
       if (rmdir(dir.c_str()) < 0 && errno != ENOENT) {
         if (errno != EBUSY) return Fail(SysError("rmdir", dir));
         left = true;

@@ -23,10 +23,24 @@ struct Hierarchy {
 // Mounted cgroup hierarchies, from /proc/self/mountinfo.
 Result<std::vector<Hierarchy>> Discover();
 
+// The components of linux.cgroupsPath ("" and "." dropped). Refused, with an
+// error naming the field and the value: a NUL byte, a ".." component, or a
+// non-empty path with no component left (it would name a hierarchy root, or
+// for a relative path the runtime's own cgroup, and `delete --force` would
+// kill everything in it).
+Result<std::vector<std::string>> PathComponents(const std::string& cgroups_path);
+
 // Resolves linux.cgroupsPath as runc does for cgroupfs: absolute paths are
 // taken from each hierarchy's root, relative ones below the runtime's own
-// cgroup; empty means "/sworn/<id>".
+// cgroup; empty means "/sworn/<id>". The result is normalized ("/a/b").
+// cgroups_path must have passed PathComponents.
 std::string ResolvePath(const std::string& cgroups_path, const std::string& id, const Hierarchy& h);
+
+// Checks the cgroup dirs read from a state file: each must be a mounted
+// hierarchy plus the container's own path (cgroups_path and id as in its
+// config), normalized and below the hierarchy root.
+Result<void> CheckStateDirs(const std::vector<std::string>& dirs, const std::string& cgroups_path,
+                            const std::string& id);
 
 // The directories of one container. Removed on destruction unless Commit().
 class Placement {
@@ -37,6 +51,9 @@ class Placement {
   ~Placement();
 
   const std::vector<std::string>& dirs() const { return dirs_; }
+  // Leaf directories that existed before (empty and thawed, else Create
+  // refuses them): delete leaves them in place.
+  std::vector<std::string> Reused() const;
   // fd of the cgroup2 directory for clone3(CLONE_INTO_CGROUP), or -1.
   int v2_fd() const { return v2_fd_.get(); }
   // Writes pid into cgroup.procs of every hierarchy (skipping cgroup2 when
@@ -58,7 +75,10 @@ std::vector<pid_t> Pids(const std::vector<std::string>& dirs);
 Result<void> SignalAll(const std::vector<std::string>& dirs, int sig);
 // SIGKILL to every process until the cgroups are empty (thawing them).
 Result<void> KillAll(const std::vector<std::string>& dirs);
-// Kills what is left, waits for the cgroups to empty and removes them.
-Result<void> Destroy(const std::vector<std::string>& dirs);
+// The leaf directories of a not yet created container that exist already.
+std::vector<std::string> Existing(const std::vector<std::string>& dirs);
+// Kills what is left, waits for the cgroups to empty and removes them;
+// `keep` (directories the container reused) are emptied but not removed.
+Result<void> Destroy(const std::vector<std::string>& dirs, const std::vector<std::string>& keep = {});
 
 }  // namespace sworn::cgroup

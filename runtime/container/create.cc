@@ -102,6 +102,8 @@ Result<Created> Create(const std::string& root, const CreateOptions& o) {
   auto spec = SWORN_TRY(spec::ParseSpec(text, bundle));
   if (!spec.process) return Fail(FieldError("process", "is required to create a container"));
   auto plan = SWORN_TRY(PlanNamespaces(spec.linux));
+  // Checked again by Placement::Create; here before anything exists.
+  SWORN_TRY(cgroup::PathComponents(spec.linux.cgroups_path));
   // Compiled here, in the parent: the child only loads bytes.
   log::Debug("create: start");
   auto seccomp = SWORN_TRY(security::CachedCompileOciSeccomp(spec.linux.seccomp, root + "/@cache"));
@@ -126,8 +128,12 @@ Result<Created> Create(const std::string& root, const CreateOptions& o) {
   // leaves a state that `delete --force` can clean up.
   for (const auto& h : SWORN_TRY(cgroup::Discover()))
     st.cgroup_dirs.push_back(h.mount + cgroup::ResolvePath(spec.linux.cgroups_path, o.id, h));
+  // What exists now is not ours: such a delete must not remove (or, before
+  // the init is placed, empty) it.
+  st.cgroup_reused = cgroup::Existing(st.cgroup_dirs);
   SWORN_TRY(dir.Save(st));
   auto cg = SWORN_TRY(cgroup::Placement::Create(spec.linux.cgroups_path, o.id));
+  st.cgroup_reused = cg.Reused();
   // Limits are in place before the init process joins the cgroup.
   SWORN_TRY(cgroup::Apply(resources, SWORN_TRY(cgroup::ResolveSet(cg.dirs()))));
   log::Debug("create: cgroups ready");

@@ -5,6 +5,7 @@
 #include <signal.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstring>
 
 #include "cgroup/cgroup.h"
@@ -79,7 +80,15 @@ Result<std::vector<Info>> List(const std::string& root) {
   std::vector<Info> out;
   for (const auto& id : SWORN_TRY(state::ListIds(root))) {
     auto info = Inspect(root, id);
-    if (info) out.push_back(std::move(*info));
+    if (info) {
+      out.push_back(std::move(*info));
+    } else if (info.error().code != Errc::kNotFound) {
+      // A damaged state stays visible: its init may still run.
+      log::Warn("container \"" + id + "\": " + info.error().Message());
+      Info damaged{{}, Status::kUnknown};
+      damaged.st.id = id;
+      out.push_back(std::move(damaged));
+    }
   }
   return out;
 }
@@ -160,8 +169,11 @@ Result<void> Delete(const std::string& root, const std::string& id, bool force) 
   auto loaded = dir.Load();
   if (!loaded) {
     // A create killed before it saved any state left only the directory.
-    if (force || loaded.error().code == Errc::kNotFound) return dir.Remove();
-    return Fail(loaded.error());
+    if (loaded.error().code == Errc::kNotFound) return dir.Remove();
+    // As runc: a damaged state names no cgroup or process we could trust to
+    // kill, so keep everything and say so.
+    return Fail(MakeError(loaded.error().code, "cannot delete container \"" + id + "\": its state is damaged (" +
+                                                   loaded.error().Message() + "); nothing was removed"));
   }
   auto& st = *loaded;
   Status s = dir.CurrentStatus(st);
@@ -174,7 +186,13 @@ Result<void> Delete(const std::string& root, const std::string& id, bool force) 
     if (auto pidfd = PidfdOpen(st.pid); pidfd && state::ProcessAlive(st.pid, st.pid_start))
       (void)PidfdSendSignal(pidfd->get(), SIGKILL);
   }
-  SWORN_TRY(cgroup::Destroy(st.cgroup_dirs));
+  // Reused cgroups passed create's emptiness check only once the init is
+  // placed (pid saved); before that, what is in them is someone else's.
+  std::vector<std::string> dirs;
+  for (const auto& d : st.cgroup_dirs)
+    if (st.pid != 0 || std::find(st.cgroup_reused.begin(), st.cgroup_reused.end(), d) == st.cgroup_reused.end())
+      dirs.push_back(d);
+  if (!dirs.empty()) SWORN_TRY(cgroup::Destroy(dirs, st.cgroup_reused));
   if (live && !WaitGone(st.pid, st.pid_start, 5000))
     return Fail(MakeError(Errc::kTimeout, "container \"" + id + "\": init did not exit after SIGKILL"));
   auto hooks = StoredHooks(st);

@@ -8,6 +8,8 @@
 
 #include <algorithm>
 
+#include "cgroup/cgroup.h"
+#include "core/json_input.h"
 #include "core/sys.h"
 
 namespace sworn::state {
@@ -21,6 +23,7 @@ const char* StatusName(Status s) {
     case Status::kRunning: return "running";
     case Status::kPaused: return "paused";
     case Status::kStopped: return "stopped";
+    case Status::kUnknown: return "unknown";
   }
   return "unknown";
 }
@@ -44,7 +47,7 @@ json ContainerState::ToJson() const {
   json j = {{"id", id},           {"ociVersion", oci_version}, {"bundle", bundle},
             {"rootfs", rootfs},   {"created", created},        {"owner_uid", owner_uid},
             {"pid", pid},         {"pid_start", pid_start},    {"annotations", annotations},
-            {"cgroup_dirs", cgroup_dirs}, {"config", config}};
+            {"cgroup_dirs", cgroup_dirs}, {"cgroup_reused", cgroup_reused}, {"config", config}};
   return j;
 }
 
@@ -61,15 +64,17 @@ Result<ContainerState> ContainerState::FromJson(const json& j) {
     s.pid_start = j.at("pid_start").get<uint64_t>();
     s.annotations = j.at("annotations").get<std::map<std::string, std::string>>();
     s.cgroup_dirs = j.at("cgroup_dirs").get<std::vector<std::string>>();
+    // Absent in state written before sworn recorded it: all were created.
+    if (j.contains("cgroup_reused")) s.cgroup_reused = j.at("cgroup_reused").get<std::vector<std::string>>();
     s.config = j.at("config");
     return s;
   } catch (const json::exception& e) {
-    return Fail(MakeError(Errc::kInvalidArgument, std::string("state.json is corrupt: ") + e.what()));
+    return Fail(MakeError(Errc::kInvalidArgument, std::string("corrupt: ") + e.what()));
   }
 }
 
 static Result<UniqueFd> LockDir(const std::string& path, bool lock = true) {
-  UniqueFd fd(open(path.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+  UniqueFd fd(open(path.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
   if (!fd) return Fail(SysError("open", path));
   while (lock && flock(fd.get(), LOCK_EX) < 0)
     if (errno != EINTR) return Fail(SysError("flock", path));
@@ -109,16 +114,65 @@ Result<ContainerDir> ContainerDir::Open(const std::string& root, std::string_vie
   return ContainerDir(path, std::string(id), std::move(*lock));
 }
 
+namespace {
+
+// O_NONBLOCK: a fifo planted as state.json must not hang every verb; the
+// fstat then refuses it, and a symlink (to /dev/zero, say) fails the open.
+Result<std::string> ReadStateFile(const std::string& path) {
+  UniqueFd fd(open(path.c_str(), O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC));
+  if (!fd) {
+    if (errno == ELOOP) return Fail(MakeError(Errc::kInvalidArgument, path + ": is a symlink"));
+    return Fail(SysError("open", path));
+  }
+  struct stat st;
+  if (fstat(fd.get(), &st) < 0) return Fail(SysError("fstat", path));
+  if (!S_ISREG(st.st_mode)) return Fail(MakeError(Errc::kInvalidArgument, path + ": not a regular file"));
+  if (static_cast<uint64_t>(st.st_size) > kMaxJsonBytes)
+    return Fail(MakeError(Errc::kInvalidArgument, path + ": larger than " + std::to_string(kMaxJsonBytes) + " bytes"));
+  std::string text(static_cast<size_t>(st.st_size), '\0');
+  size_t got = 0;
+  while (got < text.size()) {
+    ssize_t n = read(fd.get(), text.data() + got, text.size() - got);
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) return Fail(SysError("read", path));
+    if (n == 0) break;
+    got += static_cast<size_t>(n);
+  }
+  text.resize(got);
+  return text;
+}
+
+// The config's linux.cgroupsPath ("" if unset); an error if it is not a string.
+Result<std::string> StoredCgroupsPath(const json& config) {
+  if (!config.is_object()) return Fail(MakeError(Errc::kInvalidArgument, "config: not an object"));
+  auto linux = config.find("linux");
+  if (linux == config.end() || !linux->is_object()) return std::string();
+  auto p = linux->find("cgroupsPath");
+  if (p == linux->end()) return std::string();
+  if (!p->is_string()) return Fail(MakeError(Errc::kInvalidArgument, "config: linux.cgroupsPath is not a string"));
+  return p->get<std::string>();
+}
+
+}  // namespace
+
 Result<ContainerState> ContainerDir::Load() const {
-  auto text = ReadFile(path_ + "/state.json");
+  std::string file = path_ + "/state.json";
+  auto text = ReadStateFile(file);
   if (!text) {
     if (text.error().sys_errno == ENOENT)
       return Fail(MakeError(Errc::kNotFound, "container \"" + id_ + "\" has no state (its create was interrupted)"));
     return Fail(text.error());
   }
-  json j = json::parse(*text, nullptr, false);
-  if (j.is_discarded()) return Fail(MakeError(Errc::kInvalidArgument, path_ + "/state.json: malformed JSON"));
-  return ContainerState::FromJson(j);
+  auto j = SWORN_TRY(ParseJsonInput(*text, file));
+  auto s = SWORN_TRY(WithContext(ContainerState::FromJson(j), file));
+  if (s.id != id_)
+    return Fail(MakeError(Errc::kInvalidArgument, file + ": id \"" + s.id + "\" is not the container's (\"" + id_ + "\")"));
+  auto cgroups_path = SWORN_TRY(WithContext(StoredCgroupsPath(s.config), file));
+  SWORN_TRY(WithContext(cgroup::CheckStateDirs(s.cgroup_dirs, cgroups_path, id_), file));
+  for (const auto& r : s.cgroup_reused)
+    if (std::find(s.cgroup_dirs.begin(), s.cgroup_dirs.end(), r) == s.cgroup_dirs.end())
+      return Fail(MakeError(Errc::kInvalidArgument, file + ": cgroup_reused: \"" + r + "\" is not in cgroup_dirs"));
+  return s;
 }
 
 Result<void> ContainerDir::Save(const ContainerState& s) const {

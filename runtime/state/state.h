@@ -17,7 +17,8 @@
 
 namespace sworn::state {
 
-enum class Status { kCreating, kCreated, kRunning, kPaused, kStopped };
+// kUnknown: the state file is damaged; only `list` reports it.
+enum class Status { kCreating, kCreated, kRunning, kPaused, kStopped, kUnknown };
 const char* StatusName(Status s);
 
 // Container ids as runc accepts them: [A-Za-z0-9_+.-]+, not "." or "..".
@@ -33,6 +34,9 @@ struct ContainerState {
   uint64_t pid_start = 0;  // /proc/PID/stat starttime, guards against pid reuse
   std::map<std::string, std::string> annotations;
   std::vector<std::string> cgroup_dirs;  // absolute paths, one per hierarchy
+  // Those of cgroup_dirs that existed before create: emptied by delete, not
+  // removed, and left alone entirely if the init never got placed (pid 0).
+  std::vector<std::string> cgroup_reused;
   nlohmann::json config;  // the bundle's config.json as created (poststop hooks)
 
   nlohmann::json ToJson() const;
@@ -56,6 +60,9 @@ class ContainerDir {
   // `start` that the user's program runs, so poststart hooks come after it.
   std::string ExecDonePath() const { return path_ + "/exec.done"; }
 
+  // Reads state.json: a regular file (never a symlink or fifo) of bounded
+  // size and nesting, whose id and cgroup dirs must be the container's own.
+  // kNotFound if there is none (a create interrupted before its first save).
   Result<ContainerState> Load() const;
   Result<void> Save(const ContainerState& s) const;
   // Status from the kernel's view: is the pid alive (and the same process),

@@ -1,8 +1,13 @@
 #include <signal.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <fstream>
 
 #include <catch2/catch.hpp>
 
 #include "container/container.h"
+#include "cgroup/cgroup.h"
 #include "state/state.h"
 
 TEST_CASE("container ids follow runc's rules", "[unit][state]") {
@@ -38,7 +43,8 @@ TEST_CASE("state survives a save/load round trip", "[unit][state]") {
     s.id = "c1";
     s.oci_version = "1.2.0";
     s.pid = 0;
-    s.cgroup_dirs = {"/sys/fs/cgroup/pids/x"};
+    s.config = nlohmann::json::object();
+    s.cgroup_dirs = {"/sys/fs/cgroup/pids/sworn/c1"};
     s.annotations = {{"k", "v"}};
     REQUIRE(dir->Save(s));
     auto back = dir->Load();
@@ -50,4 +56,100 @@ TEST_CASE("state survives a save/load round trip", "[unit][state]") {
   }
   CHECK(sworn::state::ContainerDir::Open(root, "c1").error().code == sworn::Errc::kNotFound);
   rmdir(root.c_str());
+}
+
+namespace {
+
+// A temp root with one container "c1" whose state.json holds `text`.
+struct DamagedState {
+  std::string root;
+  explicit DamagedState(const std::string& text) {
+    char tmpl[] = "/tmp/sworn-state-XXXXXX";
+    root = mkdtemp(tmpl);
+    mkdir((root + "/c1").c_str(), 0711);
+    std::ofstream(root + "/c1/state.json") << text;
+  }
+  ~DamagedState() {
+    unlink((root + "/c1/state.json").c_str());
+    rmdir((root + "/c1").c_str());
+    rmdir(root.c_str());
+  }
+  sworn::Result<sworn::state::ContainerState> Load() {
+    auto dir = sworn::state::ContainerDir::Open(root, "c1", false);
+    REQUIRE(dir);
+    return dir->Load();
+  }
+};
+
+std::string StateText(const std::string& cgroups_path, const std::vector<std::string>& dirs) {
+  sworn::state::ContainerState s;
+  s.id = "c1";
+  s.config = {{"linux", {{"cgroupsPath", cgroups_path}}}};
+  s.cgroup_dirs = dirs;
+  return s.ToJson().dump();
+}
+
+}  // namespace
+
+TEST_CASE("damaged state files are errors naming state.json", "[unit][state]") {
+  for (const char* text : {"", "{", "\x01garbage", "{\"id\": 5}", "[]"}) {
+    DamagedState d(text);
+    auto r = d.Load();
+    REQUIRE_FALSE(r);
+    CHECK(r.error().code != sworn::Errc::kNotFound);
+    CHECK(r.error().Message().find("state.json") != std::string::npos);
+  }
+  DamagedState deep("{\"config\": " + std::string(100000, '[') + std::string(100000, ']') + "}");
+  auto r = deep.Load();
+  REQUIRE_FALSE(r);
+  CHECK(r.error().Message().find("nested deeper") != std::string::npos);
+}
+
+TEST_CASE("state.json that is a fifo or a symlink is refused without blocking", "[unit][state]") {
+  DamagedState d("");
+  std::string f = d.root + "/c1/state.json";
+  unlink(f.c_str());
+  REQUIRE(mkfifo(f.c_str(), 0600) == 0);
+  auto r = d.Load();
+  REQUIRE_FALSE(r);
+  CHECK(r.error().Message().find("not a regular file") != std::string::npos);
+  unlink(f.c_str());
+  REQUIRE(symlink("/dev/zero", f.c_str()) == 0);
+  r = d.Load();
+  REQUIRE_FALSE(r);
+  CHECK(r.error().Message().find("symlink") != std::string::npos);
+}
+
+TEST_CASE("state cgroup dirs must be the container's own cgroup", "[unit][state]") {
+  std::string own = "/sys/fs/cgroup/pids/sworn-u/c1";
+  CHECK(DamagedState(StateText("/sworn-u/c1", {own})).Load());
+  CHECK(DamagedState(StateText("/sworn-u/./c1/", {own})).Load());
+  for (const auto& bad : {std::string("/tmp/x"), std::string("/sys/fs/cgroup/pids"), std::string("/sys/fs/cgroup/pids/"),
+                          std::string("/sys/fs/cgroup/pids/sworn-u/other"),
+                          std::string("/sys/fs/cgroup/pids/sworn-u/c1/../other"),
+                          std::string("/sys/fs/cgroup/pids//sworn-u/c1"), std::string("/sys/fs/cgroup/pidsx/sworn-u/c1")}) {
+    auto r = DamagedState(StateText("/sworn-u/c1", {bad})).Load();
+    REQUIRE_FALSE(r);
+    CHECK(r.error().Message().find("cgroup_dirs") != std::string::npos);
+  }
+  // A config whose own cgroupsPath is a hierarchy root fails like create.
+  auto r = DamagedState(StateText("/", {"/sys/fs/cgroup/pids"})).Load();
+  REQUIRE_FALSE(r);
+  CHECK(r.error().Message().find("linux.cgroupsPath") != std::string::npos);
+}
+
+TEST_CASE("cgroupsPath that names a hierarchy root or climbs is refused", "[unit][cgroup]") {
+  using sworn::cgroup::PathComponents;
+  for (const std::string& bad :
+       std::vector<std::string>{"/", "/.", "//", "/a/..", ".", "./", "a/../b", std::string("/x\0y", 4)}) {
+    auto r = PathComponents(bad);
+    REQUIRE_FALSE(r);
+    CHECK(r.error().Message().rfind("linux.cgroupsPath: \"", 0) == 0);
+  }
+  CHECK(PathComponents("")->empty());
+  CHECK(*PathComponents("/a/./b//") == std::vector<std::string>{"a", "b"});
+  sworn::cgroup::Hierarchy h{.mount = "/sys/fs/cgroup/pids", .own_path = "/user/x"};
+  CHECK(sworn::cgroup::ResolvePath("/a/./b//", "id", h) == "/a/b");
+  CHECK(sworn::cgroup::ResolvePath("a/b", "id", h) == "/user/x/a/b");
+  CHECK(sworn::cgroup::ResolvePath("", "id", h) == "/sworn/id");
 }

@@ -1,0 +1,271 @@
+"""test_cli.py cases: cgroups and state under attack (issue #14 items 5, 6,
+13, 14 and state.json for 15).  Each case is what a hostile config, a
+damaged state file or a hostile `exec --cgroup` would do; each asserts what
+the user sees (exit code, error text, what `list` and `state` show) and what
+is left on the host.
+
+Safety: the cases that hand sworn a cgroupsPath naming a hierarchy root
+(cgroupsPath_root_refused) must never run against a sworn without the fix:
+its `delete --force` would SIGKILL every process of the host's root cgroup.
+They were checked by reading the code before the fix; every other case here
+was seen to fail before the fix and pass after it, and only ever points sworn
+at cgroups under the suite's own prefix.
+"""
+import json
+import os
+import shutil
+import signal
+import subprocess
+import tempfile
+import time
+from pathlib import Path
+
+import itlib
+from itlib import pid_alive, wait_until
+
+CG = Path("/sys/fs/cgroup")
+
+
+# ---------------------------------------------------------------- helpers
+
+def hierarchies():
+    return itlib.harness.cgroup_hierarchies()
+
+
+def make_cgroup(t, path, controllers=None):
+    """mkdir path in every hierarchy (or those named); removed at cleanup."""
+    made = []
+    for h in hierarchies():
+        if controllers and h.name not in controllers:
+            continue
+        d = h / path.lstrip("/")
+        d.mkdir(parents=True, exist_ok=True)
+        made.append(d)
+    t.on_cleanup(lambda: itlib.remove_cgroup(path))
+    return made
+
+
+_seq = iter(range(1, 1 << 30))
+
+
+def own_path(t, tag):
+    return f"{t.ws.cgroup_prefix}/{tag}-{next(_seq)}"
+
+
+def config_text(t, cfg, cgroups_path):
+    """The config as text, so bundle() keeps this cgroupsPath."""
+    cfg.setdefault("linux", {})["cgroupsPath"] = cgroups_path
+    return json.dumps(cfg, indent=1)
+
+
+def sleeper_in(t, cgroup_dir):
+    """A host `sleep` placed in one cgroup dir; killed at cleanup."""
+    p = subprocess.Popen(["sleep", "300"], stdin=subprocess.DEVNULL)
+    t.on_cleanup(lambda: (itlib.kill_pid(p.pid), p.wait()))
+    (Path(cgroup_dir) / "cgroup.procs").write_text(str(p.pid))
+    return p
+
+
+def state_file(t, cid):
+    return t.rt.root / cid / "state.json"
+
+
+def listed(t):
+    """{id: status} from `list --format json`, and the result."""
+    res = t.rt("list", "--format", "json", timeout=10)
+    arr = res.json() if res.rc == 0 else None
+    return ({c["id"]: c["status"] for c in arr} if isinstance(arr, list) else None), res
+
+
+# ---------------------------------------------------------------- 5. cgroupsPath
+
+
+def case_cgroupsPath_root_refused(t):
+    """cgroupsPath values that name a hierarchy root (or, relative, the
+    runtime's own cgroup) or climb with "..": create fails naming the field
+    and the value, and leaves no state behind.  NEVER run against an unfixed
+    sworn (see the module docstring)."""
+    for bad, shown in [("/", "/"), ("/.", "/."), ("//", "//"), ("/a/..", "/a/.."), ("/././/", "/././/"),
+                       (".", "."), ("./", "./"), ("\u0000/x", "\\0/x"), ("/\u0000", "/\\0"),
+                       (f"{t.ws.cgroup_prefix}/../..", f"{t.ws.cgroup_prefix}/../..")]:
+        cfg = t.config(["/bin/true"])
+        cid, bundle = t.bundle(config_text(t, cfg, bad))
+        res = t.rt("create", "--bundle", str(bundle), cid, timeout=15)
+        t.expect(res.rc not in (0, None), f"cgroupsPath {bad!r}: create {res.describe()}, want refused")
+        # NUL bytes: the spec parser refuses them first, naming the offset
+        named = f'"{shown}"' in res.err or ("\0" in bad and "NUL" in res.err)
+        t.expect("linux.cgroupsPath" in res.err and named,
+                 f"cgroupsPath {bad!r}: error {res.err.strip()!r} should name linux.cgroupsPath and the value")
+        t.expect(not (t.rt.root / cid).exists(), f"cgroupsPath {bad!r}: state dir left behind")
+        if res.rc == 0:
+            break  # an unfixed runtime: stop before more damage
+
+
+def case_cgroupsPath_reused_cgroup_kept(t):
+    """A cgroup that existed before create (empty) is the container's while
+    it runs, but delete leaves the directory to whoever made it."""
+    path = own_path(t, "reused")
+    dirs = make_cgroup(t, path)
+    cfg = t.sleeper()
+    cid, bundle = t.bundle(config_text(t, cfg, path))
+    t.ok(t.rt("create", "--bundle", str(bundle), cid), "create in an existing cgroup")
+    t.ok(t.rt("start", cid), "start")
+    init = t.pid(cid)
+    t.expect(init in (itlib.v1_procs("pids", path) or set()), "init is not in the reused pids cgroup")
+    t.ok(t.rt("delete", "--force", cid), "delete --force")
+    t.expect(wait_until(lambda: not pid_alive(init)), "init survives delete --force")
+    gone = [str(d) for d in dirs if not d.is_dir()]
+    t.expect(not gone, f"delete removed cgroups it did not create: {gone}")
+
+
+def case_cgroupsPath_populated_cgroup_refused(t):
+    """An existing cgroup with a process in it (runc: "container's cgroup is
+    not empty"): refused, and the process is untouched."""
+    path = own_path(t, "busy")
+    make_cgroup(t, path)
+    victim = sleeper_in(t, CG / "pids" / path.lstrip("/"))
+    cfg = t.sleeper()
+    cid, bundle = t.bundle(config_text(t, cfg, path))
+    res = t.rt("create", "--bundle", str(bundle), cid)
+    t.expect(res.rc not in (0, None), f"create in a populated cgroup: {res.describe()}, want refused")
+    t.expect("linux.cgroupsPath" in res.err and "already has processes" in res.err,
+             f"error {res.err.strip()!r} should say the cgroup has processes")
+    if res.rc == 0:
+        t.rt("delete", "--force", cid)
+    t.expect(pid_alive(victim.pid), "the process already in the cgroup was killed")
+    t.expect(not (t.rt.root / cid).exists(), "state dir left behind")
+
+
+# ---------------------------------------------------------------- 6. state.json
+
+
+def damaged_container(t, tag):
+    """A running sleeper whose state.json the case will damage; the original
+    is restored at cleanup so the container can be torn down."""
+    path = own_path(t, tag)
+    cfg = t.sleeper()
+    cid, bundle = t.bundle(config_text(t, cfg, path))
+    t.ok(t.rt("create", "--bundle", str(bundle), cid), "create")
+    t.ok(t.rt("start", cid), "start")
+    init = t.pid(cid)
+    f = state_file(t, cid)
+    original = f.read_bytes()
+
+    def restore():
+        if f.parent.is_dir():
+            if f.is_symlink() or f.exists():
+                f.unlink()
+            f.write_bytes(original)
+            t.rt("delete", "--force", cid, timeout=15)
+        itlib.kill_pid(init)
+        itlib.remove_cgroup(path)
+    t.on_cleanup(restore)
+    return cid, init, f, path
+
+
+def expect_damage_handled(t, cid, init, what):
+    """Every verb answers quickly; delete fails loudly and keeps everything;
+    list still shows the container."""
+    ids, res = listed(t)
+    t.expect(res.rc == 0, f"{what}: list {res.describe()}")
+    t.expect(ids is not None and ids.get(cid) == "unknown",
+             f"{what}: list shows {ids!r}, want {cid} with status unknown")
+    res = t.rt("state", cid, timeout=10)
+    t.expect(res.rc not in (0, None) and "state.json" in res.err, f"{what}: state {res.describe()}")
+    for args in (["delete", "--force", cid], ["delete", cid]):
+        res = t.rt(*args, timeout=10)
+        t.expect(res.rc not in (0, None), f"{what}: {' '.join(args[:-1])} {res.describe()}, want a failure")
+        t.expect("state.json" in res.err, f"{what}: delete error {res.err.strip()!r} should name state.json")
+    t.expect((t.rt.root / cid).is_dir(), f"{what}: delete removed the state dir")
+    t.expect(pid_alive(init), f"{what}: the init was killed although the state is damaged")
+    for verb in (["kill", cid, "KILL"], ["ps", cid], ["pause", cid]):
+        res = t.rt(*verb, timeout=10)
+        t.expect(res.rc is not None and res.rc >= 0, f"{what}: {verb[0]} {res.describe()}")
+
+
+def case_state_garbled_kept(t):
+    """Empty, truncated and garbled state.json (runc: delete exits 1 and
+    keeps the state)."""
+    cid, init, f, _ = damaged_container(t, "garbled")
+    original = f.read_bytes()
+    for what, data in [("empty", b""), ("truncated", original[:len(original) // 2]),
+                       ("garbled", b"\x00\xff{]not json"), ("wrong type", b'{"id": 5}')]:
+        f.write_bytes(data)
+        expect_damage_handled(t, cid, init, f"{what} state.json")
+
+
+def case_state_fifo_and_symlink_do_not_hang(t):
+    """A fifo as state.json, or a symlink to /dev/zero: no verb hangs."""
+    cid, init, f, _ = damaged_container(t, "fifo")
+    f.unlink()
+    os.mkfifo(f)
+    expect_damage_handled(t, cid, init, "fifo state.json")
+    f.unlink()
+    f.symlink_to("/dev/zero")
+    expect_damage_handled(t, cid, init, "state.json -> /dev/zero")
+
+
+def case_state_deep_config_no_crash(t):
+    """JSON nested 100,000 levels deep inside state.json's config: an error,
+    not a segfault."""
+    cid, init, f, _ = damaged_container(t, "deep")
+    st = json.loads(f.read_text())
+    text = json.dumps(st)
+    deep = "[" * 100000 + "]" * 100000
+    f.write_text(text.replace('"config": {', '"config": {"x": ' + deep + ",", 1))
+    expect_damage_handled(t, cid, init, "deep state.json")
+
+
+def case_state_cgroup_dirs_foreign_refused(t):
+    """cgroup_dirs naming a directory outside cgroupfs, or another cgroup
+    (here one with a process of its own): delete removes and kills
+    nothing."""
+    cid, init, f, path = damaged_container(t, "foreign")
+    st = json.loads(f.read_text())
+    outside = Path(tempfile.mkdtemp(prefix="sworn-victim-"))
+    t.on_cleanup(lambda: shutil.rmtree(outside, ignore_errors=True))
+    other = own_path(t, "other")
+    make_cgroup(t, other, controllers=["pids"])
+    victim = sleeper_in(t, CG / "pids" / other.lstrip("/"))
+    for what, entry in [("a dir outside cgroupfs", str(outside)),
+                        ("another cgroup", str(CG / "pids" / other.lstrip("/"))),
+                        ("a path climbing out", str(CG / "pids" / path.lstrip("/")) + "/../" + other.split("/")[-1])]:
+        bad = dict(st, cgroup_dirs=st["cgroup_dirs"] + [entry])
+        f.write_text(json.dumps(bad))
+        expect_damage_handled(t, cid, init, f"cgroup_dirs with {what}")
+        t.expect(outside.is_dir(), f"cgroup_dirs with {what}: delete removed {outside}")
+        t.expect(pid_alive(victim.pid), f"cgroup_dirs with {what}: delete killed a process of another cgroup")
+        t.expect((CG / "pids" / other.lstrip("/")).is_dir(), f"cgroup_dirs with {what}: other cgroup removed")
+
+
+# ---------------------------------------------------------------- 14. frozen cgroup
+
+
+def case_frozen_cgroup_refused(t):
+    """A pre-existing frozen cgroup (v1 freezer FROZEN, or cgroup2
+    cgroup.freeze 1): run fails at once with an error naming it, never
+    hangs."""
+    for kind in ("v1", "v2"):
+        path = own_path(t, f"frozen-{kind}")
+        make_cgroup(t, path)
+        if kind == "v1":
+            ctl = CG / "freezer" / path.lstrip("/") / "freezer.state"
+            ctl.write_text("FROZEN")
+            thaw = "THAWED"
+        else:
+            ctl = CG / "unified" / path.lstrip("/") / "cgroup.freeze"
+            ctl.write_text("1")
+            thaw = "0"
+        t.on_cleanup(lambda ctl=ctl, thaw=thaw: ctl.exists() and ctl.write_text(thaw))
+        cfg = t.config(["/bin/true"])
+        cid, bundle = t.bundle(config_text(t, cfg, path))
+        started = time.monotonic()
+        res = t.rt("run", "--bundle", str(bundle), cid, timeout=15)
+        took = time.monotonic() - started
+        if res.rc is None:
+            ctl.write_text(thaw)
+        t.expect(res.rc not in (0, None), f"{kind}: run in a frozen cgroup: {res.describe()}, want refused")
+        t.expect("frozen" in res.err and path.split("/")[-1] in res.err,
+                 f"{kind}: error {res.err.strip()!r} should name the frozen cgroup")
+        t.expect(took < 10, f"{kind}: run took {took:.1f}s")
+        t.expect(not (t.rt.root / cid).exists(), f"{kind}: state dir left behind")
