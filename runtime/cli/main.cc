@@ -1,3 +1,4 @@
+#include <sys/prctl.h>
 #include <unistd.h>
 
 #include <cstdio>
@@ -126,6 +127,10 @@ static int Main(int argc, char** argv) {
 }  // namespace sworn::cli
 
 int main(int argc, char** argv) {
+  // Run as root, every sworn process (a `run` supervisor, `exec`, the init
+  // until its exec) is non-dumpable: a container that sees it (host pid
+  // namespace) cannot open its /proc/PID/exe, i.e. this binary (CVE-2019-5736).
+  if (geteuid() == 0) prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
   try {
     return sworn::cli::Main(argc, argv);
   } catch (const boost::program_options::error& e) {

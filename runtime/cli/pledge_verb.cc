@@ -24,6 +24,7 @@
 #include "linux/creds.h"
 #include "security/auto_unveil.h"
 #include "security/dmz.h"
+#include "security/pledge_cache.h"
 #include "security/sandbox.h"
 
 extern char** environ;
@@ -168,20 +169,26 @@ int Pledge(const Globals&, const std::vector<std::string>& args) {
     if (!plan) return Die(20, plan.error().Message());
     landlock = std::move(*plan);
   }
-  auto pledge = security::CompilePledge(*spec, security::IsDynamic(security::kHostRoot, *path), false);
+  // Placeholder exec-secret words: sworn-dmz draws the real ones (runtime/dmz/dmz.c).
+  auto pledge = security::CompilePledge(*spec, security::IsDynamic(security::kHostRoot, *path), false,
+                                        security::kSecretPlaceholder);
   if (!pledge) return Die(19, pledge.error().Message());
-  // A dynamic program is narrowed to its promises after ld.so by the preload.
-  UniqueFd so, prog;
+  // The filter is loaded by the sealed trampoline, which then makes the one
+  // execve it admits; a dynamic program is narrowed to its promises after
+  // ld.so by the preload.
+  auto dmz = security::SealedDmz();
+  auto prog = dmz ? security::SealedFilter(pledge->prog) : Result<UniqueFd>(Fail(dmz.error()));
+  if (!prog) return Die(19, prog.error().Message());
+  UniqueFd so;
   if (pledge->after_startup) {
-    auto s1 = security::SealedRepledge();
-    auto s2 = security::SealedFilter(*pledge->after_startup);
-    if (!s1 || !s2) return Die(19, (s1 ? s2.error() : s1.error()).Message());
+    auto s1 = security::SealedRepledge(*pledge->after_startup);
+    if (!s1) return Die(19, s1.error().Message());
     so = std::move(*s1);
-    prog = std::move(*s2);
-    if (auto r = security::InheritRepledge(so.get(), prog.get(), env); !r) return Die(19, r.error().Message());
+    if (auto r = security::InheritRepledge(so.get(), env); !r) return Die(19, r.error().Message());
   }
   if (int rc = SwitchIds(a); rc) return rc;
-  std::vector<char*> argv, envp;
+  std::string mode = security::TrampolineMode(prog->get());
+  std::vector<char*> argv = {mode.data(), path->data()}, envp;
   for (auto& s : a.command) argv.push_back(s.data());
   argv.push_back(nullptr);
   for (auto& s : env) envp.push_back(s.data());
@@ -189,12 +196,9 @@ int Pledge(const Globals&, const std::vector<std::string>& args) {
   if (landlock)
     if (auto r = security::ApplyLandlock(*landlock); !r) return Die(20, r.error().Message());
   if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0) return Die(19, "no_new_privs: " + std::string(strerror(errno)));
-  security::BpfProgram prog_self = pledge->prog;
-  security::BindSelfPid(prog_self.insns, getpid());
-  if (auto r = security::LoadBpf(prog_self); !r) return Die(19, r.error().Message());
-  const auto& s = pledge->secret;
-  syscall(SYS_execve, path->c_str(), argv.data(), envp.data(), s[0], s[1], s[2]);
-  return 127;  // nothing may run here under the filter but _exit
+  if (fcntl(prog->get(), F_SETFD, 0) < 0) return Die(19, "fcntl F_SETFD: " + std::string(strerror(errno)));
+  syscall(SYS_execveat, dmz->get(), "", argv.data(), envp.data(), AT_EMPTY_PATH);
+  return Die(127, "exec through the sealed trampoline: " + std::string(strerror(errno)));
 }
 
 }  // namespace sworn::cli

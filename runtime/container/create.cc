@@ -164,7 +164,7 @@ Result<Created> Create(const std::string& root, const CreateOptions& o) {
   req.hook_state = nlohmann::json::parse(HookState(st, state::Status::kCreating));
   if (!seccomp.empty()) req.filters.push_back(&seccomp);
   auto dmz = SWORN_TRY(TrampolineFor(seccomp));
-  req.dmz_fd = dmz.get();
+  dmz.AttachTo(req);
   sandbox.AttachTo(req);
 
   Spawned child;

@@ -90,7 +90,7 @@ Result<Created> Exec(const std::string& root, const ExecOptions& o) {
   req.preserve_fds = o.preserve_fds;
   if (!seccomp.empty()) req.filters.push_back(&seccomp);
   auto dmz = SWORN_TRY(TrampolineFor(seccomp));
-  req.dmz_fd = dmz.get();
+  dmz.AttachTo(req);
   // An exec'd process lives under the container's promises and unveils too.
   auto sandbox = SWORN_TRY(PrepareSandbox(root, info.st.annotations, info.st.rootfs, o.process, false));
   sandbox.AttachTo(req);

@@ -177,9 +177,9 @@ bool EntrypointIsDynamic(const std::string& rootfs, const spec::Process& p) {
 
 Result<Repledge> RepledgeFor(const std::optional<security::PledgeProgram>& pledge) {
   Repledge r;
-  if (!pledge || !pledge->after_startup) return r;
-  r.so = SWORN_TRY(security::SealedRepledge());
-  r.prog = SWORN_TRY(security::SealedFilter(*pledge->after_startup));
+  if (!pledge) return r;
+  r.prog = SWORN_TRY(security::SealedFilter(pledge->prog));
+  if (pledge->after_startup) r.so = SWORN_TRY(security::SealedRepledge(*pledge->after_startup));
   return r;
 }
 
@@ -195,13 +195,13 @@ Result<SandboxSetup> PrepareSandbox(const std::string& root, const std::map<std:
   return s;
 }
 
-Result<UniqueFd> TrampolineFor(const security::BpfProgram& seccomp) {
-  if (!security::AllowsTrampoline(seccomp)) {
-    log::Warn("linux.seccomp denies execveat: the process is exec'd without the sealed trampoline "
-              "(CVE-2019-5736 protection then rests on the process being non-dumpable)");
-    return UniqueFd();
-  }
-  return security::SealedDmz();
+// Every container process is exec'd through sworn-dmz, so that its
+// /proc/self/exe never names the sworn binary while a program from the image
+// is being exec'd (CVE-2019-5736).
+Result<Trampoline> TrampolineFor(const security::BpfProgram& seccomp) {
+  auto call = security::TrampolineCallFor(seccomp);
+  if (call == security::TrampolineCall::kNone) return Trampoline{};  // nothing can exec at all
+  return Trampoline{SWORN_TRY(security::SealedDmz()), call == security::TrampolineCall::kExecvePath};
 }
 
 Result<UniqueFd> AwaitReady(const process::SyncSocket& sync, const security::BpfProgram* notify, pid_t pid,

@@ -70,12 +70,24 @@ class ChildGuard {
 
 Result<void> WriteIdMaps(pid_t pid, const spec::Linux& linux);
 
-// The sealed trampoline for the final exec, or an empty fd when the seccomp
-// profile would refuse its execveat (then with a warning).
-Result<UniqueFd> TrampolineFor(const security::BpfProgram& seccomp);
+// The sealed trampoline for the final exec, and whether it must be exec'd by
+// path (the OCI profile denies execveat). Empty only when the profile lets no
+// exec through at all.
+struct Trampoline {
+  UniqueFd fd;
+  bool by_path = false;
 
-// The repledge preload and its filter, as sealed memfds, when the pledge
-// has an after-startup filter (dynamic entrypoints).
+  template <class Request>
+  void AttachTo(Request& req) const {
+    req.dmz_fd = fd.get();
+    req.dmz_by_path = by_path;
+  }
+};
+Result<Trampoline> TrampolineFor(const security::BpfProgram& seccomp);
+
+// When pledged: the pledge filter the trampoline loads and, for a dynamic
+// entrypoint, the repledge preload holding the after-startup filter, as
+// sealed memfds.
 struct Repledge {
   UniqueFd so, prog;
 };
@@ -94,7 +106,7 @@ struct SandboxSetup {
     req.sandbox = &spec;
     req.pledge = pledge ? &*pledge : nullptr;
     req.repledge_so_fd = repledge.so.get();
-    req.repledge_prog_fd = repledge.prog.get();
+    req.pledge_prog_fd = repledge.prog.get();
   }
 };
 // self_pid_one: the process will be pid 1 of a new pid namespace. Compiled

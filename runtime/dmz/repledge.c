@@ -4,9 +4,11 @@
  * this preload's constructor then stacks a second filter holding only the
  * promises, before the program's own constructors and main run.
  *
- * It uses no libc (it must load under any libc, glibc or musl). The filter
- * arrives on the fd named by SWORN_PLEDGE_FD (with this file's own fd after
- * a comma); both are closed after use.
+ * It uses no libc (it must load under any libc, glibc or musl). The filter is
+ * part of this file: the runtime writes it into `sworn_repledge_prog` of its
+ * own copy of the file, in a sealed memfd, so nothing the program can read or
+ * write (environment, fds, files) chooses what is loaded. SWORN_REPLEDGE_FD
+ * only names this file's fd, to close it.
  * If anything fails, the process exits: it must never run wider than it
  * promised. */
 #include <asm/unistd.h>
@@ -35,51 +37,51 @@ static int starts(const char* s, const char* prefix) {
   return *prefix == 0;
 }
 
-/* Finds SWORN_PLEDGE_FD=<filter fd>,<preload fd> and retires it and
- * LD_PRELOAD by renaming them in place (same length, no allocation), so the
- * program and its children see neither. */
-static long take_fds(char** envp, long* so_fd) {
+/* Retires LD_PRELOAD and SWORN_REPLEDGE_FD=<this file's fd> by renaming
+ * them in place (same length, no allocation), so the program and its
+ * children see neither; returns the fd. */
+static long take_so_fd(char** envp) {
   long fd = -1;
-  *so_fd = -1;
   for (; envp && *envp; ++envp) {
     char* e = *envp;
     if (starts(e, "LD_PRELOAD=")) {
       static const char gone[] = "SWORN_DONE";
       for (int i = 0; gone[i]; ++i) e[i] = gone[i];
-    } else if (starts(e, "SWORN_PLEDGE_FD=")) {
-      static const char ok[] = "SWORN_PLEDGE_OK";
+    } else if (starts(e, "SWORN_REPLEDGE_FD=")) {
+      static const char ok[] = "SWORN_REPLEDGE_OK";
       for (int i = 0; ok[i]; ++i) e[i] = ok[i];
-      const char* p = e + 16;
-      for (fd = 0; *p >= '0' && *p <= '9'; ++p) fd = fd * 10 + (*p - '0');
-      if (*p == ',')
-        for (*so_fd = 0, ++p; *p >= '0' && *p <= '9'; ++p) *so_fd = *so_fd * 10 + (*p - '0');
+      const char* p = e + 18;
+      for (fd = 0; *p >= '0' && *p <= '9' && fd < 1000000; ++p) fd = fd * 10 + (*p - '0');
     }
   }
   return fd;
 }
 
-static struct sock_filter insns[4096];
+/* Filled in by the runtime (runtime/security/dmz.cc: SealedRepledge), found
+ * by its magic. volatile: the compiler must not fold the zeros it sees here. */
+static volatile struct {
+  char magic[16];
+  unsigned int count;
+  unsigned int pad;
+  struct sock_filter insns[4096];
+} sworn_repledge_prog __attribute__((used)) = {"SWORN-REPLEDGE-1", 0, 0, {{0, 0, 0, 0}}};
 
 /* glibc passes (argc, argv, envp) to initializers; musl passes nothing,
  * so environ is the fallback. */
 __attribute__((constructor)) static void repledge(int argc, char** argv, char** envp) {
   (void)argc;
   (void)argv;
-  long so_fd;
-  long fd = take_fds(envp ? envp : (&environ ? environ : 0), &so_fd);
-  if (fd < 0) DIE("sworn: repledge: SWORN_PLEDGE_FD is not set\n");
+  long so_fd = take_so_fd(envp ? envp : (&environ ? environ : 0));
   if (so_fd >= 0) sys3(__NR_close, so_fd, 0, 0);  /* ld.so mapped us through its own open */
-  unsigned long got = 0, want = sizeof(insns);
-  long n;
-  while (got < want && (n = sys3(__NR_read, fd, (long)insns + got, want - got)) > 0) got += n;
-  sys3(__NR_close, fd, 0, 0);
-  if (got == 0 || got % sizeof(struct sock_filter) != 0) DIE("sworn: repledge: bad filter\n");
+  unsigned int count = sworn_repledge_prog.count;
+  if (count == 0 || count > 4096) DIE("sworn: repledge: no filter in this copy of the preload\n");
+  struct sock_filter* insns = (struct sock_filter*)sworn_repledge_prog.insns;
   /* kill/tgkill "self" rules carry a placeholder pid (0x7FFFFFFE) when the
    * runtime could not know it; patch in ours, as BindSelfPid does. */
   long self = sys3(__NR_getpid, 0, 0, 0);
-  for (unsigned long i = 0; i < got / sizeof(struct sock_filter); ++i)
+  for (unsigned int i = 0; i < count; ++i)
     if (insns[i].code == (BPF_JMP | BPF_JEQ | BPF_K) && insns[i].k == 0x7FFFFFFEu) insns[i].k = (unsigned)self;
-  struct sock_fprog prog = {(unsigned short)(got / sizeof(struct sock_filter)), insns};
+  struct sock_fprog prog = {(unsigned short)count, insns};
   /* prctl, not seccomp(2): the stdio promise admits prctl(PR_SET_SECCOMP)
    * (re-pledging), while the seccomp syscall is outside every promise. */
   if (sys3(__NR_prctl, 22 /* PR_SET_SECCOMP */, SECCOMP_MODE_FILTER, (long)&prog) != 0)

@@ -43,23 +43,15 @@ static Result<void> LoadFilters(const std::vector<const security::BpfProgram*>& 
 
 namespace {
 
-// sworn.unveil and sworn.pledge, in the order the issue fixes: Landlock
-// first (it sets no_new_privs, so every filter after it loads without
-// CAP_SYS_ADMIN), then the OCI profile, the user switch, and the pledge
-// filter as the very last step: after it, only the secret execve passes.
+// sworn.unveil and sworn.pledge: Landlock first (it sets no_new_privs, so
+// every filter after it loads without CAP_SYS_ADMIN), then the OCI profile
+// and the user switch. The pledge filter comes last of all, loaded by
+// sworn-dmz itself (runtime/dmz/dmz.c): after it, only its one execve passes.
 Result<void> SandboxedSteps(const spec::Process& p, const ExecPlan& plan) {
   if (plan.landlock) SWORN_TRY(security::ApplyLandlock(*plan.landlock));
   if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0) return Fail(SysError("prctl PR_SET_NO_NEW_PRIVS"));
   SWORN_TRY(LoadFilters(plan.filters));
-  SWORN_TRY(linux_creds::SwitchUserAndCaps(p.user, p.capabilities));
-  if (plan.pledge) {
-    // kill/tgkill to self: outside a new pid namespace only the child knows
-    // its pid (a no-op when the parent baked in 1).
-    security::BpfProgram prog = plan.pledge->prog;
-    security::BindSelfPid(prog.insns, getpid());
-    SWORN_TRY(security::LoadBpf(prog));
-  }
-  return {};
+  return linux_creds::SwitchUserAndCaps(p.user, p.capabilities);
 }
 
 Result<void> PlainSteps(const spec::Process& p, const ExecPlan& plan) {
@@ -82,7 +74,7 @@ Result<void> PlainSteps(const spec::Process& p, const ExecPlan& plan) {
 // then narrows it to its promises before the program's own code runs.
 Result<void> PassRepledge(const ExecPlan& plan, std::vector<std::string>& env) {
   if (!plan.pledge || !plan.pledge->after_startup || plan.repledge_so_fd < 0) return {};
-  return security::InheritRepledge(plan.repledge_so_fd, plan.repledge_prog_fd, env);
+  return security::InheritRepledge(plan.repledge_so_fd, env);
 }
 
 Error ExecProcess(const spec::Process& p, std::vector<std::string> env, const ExecPlan& plan) {
@@ -96,32 +88,36 @@ Error ExecProcess(const spec::Process& p, std::vector<std::string> env, const Ex
   sigprocmask(SIG_SETMASK, &none, nullptr);
   linux_creds::AddHome(env, p.user.uid);
   if (auto r = PassRepledge(plan, env); !r) return r.error();
+  bool dmz = plan.dmz_fd >= 0;
+  // The pledge filter admits one execve, made by sworn-dmz; without the
+  // trampoline there is no way to start a pledged program.
+  if (plan.pledge && (!dmz || plan.pledge_prog_fd < 0))
+    return MakeError(Errc::kInvalidArgument, "sworn.pledge.promises: linux.seccomp lets neither execve nor execveat "
+                                             "through, so the pledged program cannot be started");
+  if (plan.pledge && fcntl(plan.pledge_prog_fd, F_SETFD, 0) < 0) return SysError("fcntl F_SETFD", "pledge filter");
   std::vector<char*> argv, envp;
   std::string target = plan.path;
   auto args = p.args;
-  bool dmz = plan.dmz_fd >= 0 && !plan.pledge;
-  if (dmz) argv.push_back(target.data());  // sworn-dmz: execve(argv[0], argv + 1, envp)
+  // sworn-dmz: argv = {mode, program, args...} (runtime/dmz/dmz.c).
+  std::string mode = security::TrampolineMode(plan.pledge ? plan.pledge_prog_fd : -1);
+  if (dmz) argv.push_back(mode.data()), argv.push_back(target.data());
   for (auto& a : args) argv.push_back(a.data());
   argv.push_back(nullptr);
   for (auto& e : env) envp.push_back(e.data());
   envp.push_back(nullptr);
+  std::string dmz_path = "/proc/self/fd/" + std::to_string(plan.dmz_fd);
   auto steps = plan.landlock || plan.pledge ? SandboxedSteps(p, plan) : PlainSteps(p, plan);
   if (!steps) return steps.error();
-  if (plan.pledge) {
-    // The kernel ignores args 3..5 of execve; the pledge filter admits this
-    // one call by them. Nothing may run between the filter and this line.
-    const auto& s = plan.pledge->secret;
-    syscall(SYS_execve, target.c_str(), argv.data(), envp.data(), s[0], s[1], s[2]);
-    // Under the filter only write and exit are sure to pass: say why, and go.
-    int err = errno;
-    std::string msg = "sworn: exec " + plan.path + ": " + strerror(err) + "\n";
-    (void)!write(2, msg.data(), msg.size());
-    syscall(SYS_exit, err == ENOENT ? 127 : 126);
-  } else if (dmz) {
-    syscall(SYS_execveat, plan.dmz_fd, "", argv.data(), envp.data(), AT_EMPTY_PATH);
-  } else {
-    execve(target.c_str(), argv.data(), envp.data());
+  if (dmz && plan.dmz_by_path) {
+    // The profile denies execveat: reach the same sealed file by its path.
+    execve(dmz_path.c_str(), argv.data(), envp.data());
+    return SysError("exec through the sealed trampoline", dmz_path);
   }
+  if (dmz) {
+    syscall(SYS_execveat, plan.dmz_fd, "", argv.data(), envp.data(), AT_EMPTY_PATH);
+    return SysError("exec through the sealed trampoline", plan.path);
+  }
+  execve(target.c_str(), argv.data(), envp.data());
   return SysError("exec", plan.path);
 }
 

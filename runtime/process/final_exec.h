@@ -23,7 +23,9 @@ struct ExecPlan {
   int dmz_fd = -1;                                   // exec through the sealed trampoline
   const security::LandlockPlan* landlock = nullptr;  // sworn.unveil
   const security::PledgeProgram* pledge = nullptr;   // sworn.pledge.promises
-  int repledge_so_fd = -1, repledge_prog_fd = -1;    // pledge->after_startup, for the preload
+  int repledge_so_fd = -1;                           // the preload holding pledge->after_startup
+  int pledge_prog_fd = -1;                           // pledge->prog, for sworn-dmz to load
+  bool dmz_by_path = false;                          // execve("/proc/self/fd/N"), not execveat
 };
 // Returns only on failure.
 Error ExecProcess(const spec::Process& p, std::vector<std::string> env, const ExecPlan& plan);

@@ -41,7 +41,9 @@ struct InitRequest {
                                      // child fills in pid (from kGo) and status
   std::vector<const security::BpfProgram*> filters;  // linux.seccomp, then pledge
   int dmz_fd = -1;                   // sealed sworn-dmz, or -1 to exec directly
-  int repledge_so_fd = -1, repledge_prog_fd = -1;  // for a dynamic pledged entrypoint
+  bool dmz_by_path = false;          // execve /proc/self/fd/N: the profile denies execveat
+  int repledge_so_fd = -1;           // preload for a dynamic pledged entrypoint
+  int pledge_prog_fd = -1;           // the pledge filter, loaded by sworn-dmz
   const security::SandboxSpec* sandbox = nullptr;      // sworn.* annotations
   const security::PledgeProgram* pledge = nullptr;     // compiled by the parent
 };
@@ -63,7 +65,8 @@ struct ExecRequest {
   int preserve_fds = 0;
   std::vector<const security::BpfProgram*> filters;
   int dmz_fd = -1;
-  int repledge_so_fd = -1, repledge_prog_fd = -1;
+  bool dmz_by_path = false;
+  int repledge_so_fd = -1, pledge_prog_fd = -1;
   const security::SandboxSpec* sandbox = nullptr;
   const security::PledgeProgram* pledge = nullptr;
 };

@@ -14,18 +14,24 @@ namespace sworn::security {
 
 // A sealed, close-on-exec memfd holding sworn-dmz.
 Result<UniqueFd> SealedDmz();
-// A sealed, close-on-exec memfd holding libsworn-repledge.so, and one
-// holding a filter's instructions for it to load (see runtime/dmz/repledge.c).
-Result<UniqueFd> SealedRepledge();
+// A sealed, close-on-exec memfd holding a copy of libsworn-repledge.so with
+// `after_startup` written into it (see runtime/dmz/repledge.c): the program
+// it loads is part of the sealed file, chosen by nothing the entrypoint can
+// touch.
+Result<UniqueFd> SealedRepledge(const BpfProgram& after_startup);
+// A sealed, close-on-exec memfd holding a filter's instructions, for the
+// trampoline to load (pledge mode).
 Result<UniqueFd> SealedFilter(const BpfProgram& p);
 
-// Makes both inheritable across execve and points the program's
-// environment at them (LD_PRELOAD first, SWORN_PLEDGE_FD=<filter>,<so>).
-Result<void> InheritRepledge(int so_fd, int prog_fd, std::vector<std::string>& env);
+// Makes the preload inheritable across execve and points the program's
+// environment at it (LD_PRELOAD first, SWORN_REPLEDGE_FD=<so> to close it).
+Result<void> InheritRepledge(int so_fd, std::vector<std::string>& env);
 
-// Whether a seccomp program lets the final execveat of the trampoline
-// through (a profile may allow execve but not execveat; then the process is
-// exec'd directly, without the trampoline).
-bool AllowsTrampoline(const BpfProgram& p);
+// How the final exec reaches the trampoline under the OCI seccomp profile:
+// execveat(fd) where the profile allows it, else execve("/proc/self/fd/N").
+enum class TrampolineCall { kNone, kExecveat, kExecvePath };
+TrampolineCall TrampolineCallFor(const BpfProgram& p);
+// The trampoline's argv[0]: "-", or "p<fd>" to load the pledge filter on fd.
+std::string TrampolineMode(int pledge_prog_fd);
 
 }  // namespace sworn::security

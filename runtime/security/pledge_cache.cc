@@ -110,10 +110,13 @@ Result<PledgeProgram> CachedCompilePledge(const SandboxSpec& s, bool dynamic, bo
     cached = SWORN_TRY(CompilePledge(s, dynamic, self_pid_one, kSecretPlaceholder));
     if (!file.empty() && MkdirAll(cache_dir, 0700)) (void)WriteFileAtomic(file, Serialize(*cached));
   }
+  // The placeholder words stay: sworn-dmz replaces them with words of its
+  // own, drawn once it is non-dumpable (runtime/dmz/dmz.c).
   PledgeProgram out = std::move(*cached);
-  out.secret = SWORN_TRY(MakeExecSecret());
+  out.secret = kSecretPlaceholder;
   bool exec_promised = std::find(s.promises->begin(), s.promises->end(), "exec") != s.promises->end();
-  if (!exec_promised && PatchExecSecret(out.prog.insns, out.secret) == 0)
+  auto probe = out.prog.insns;
+  if (!exec_promised && PatchExecSecret(probe, kSecretPlaceholder) == 0)
     return Fail(MakeError(Errc::kSystem, "pledge: the compiled program has no exec-secret check to patch"));
   return out;
 }

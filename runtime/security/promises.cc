@@ -24,7 +24,13 @@ constexpr uint64_t kSetIdBits = 07000;  // setuid, setgid, sticky
 constexpr uint64_t kSockTypeMask = kLow32 & ~uint64_t{02000000 | 04000};  // ~(SOCK_CLOEXEC|SOCK_NONBLOCK)
 // clone(2) flags.
 constexpr uint64_t kCloneThread = 0x00010F00;  // VM|FS|FILES|SIGHAND|THREAD
-constexpr uint64_t kCloneNever = 0x20000 | 0x2000 | 0x800000;  // NEWNS|PTRACE|UNTRACED
+// No promise creates a namespace, through clone, clone3 (always ENOSYS),
+// unshare or setns (in no promise): every CLONE_NEW* bit clone(2) takes is
+// refused, beside cosmo's PTRACE and UNTRACED. (CLONE_NEWTIME shares its
+// value with CSIGNAL bits in clone(2) and is only honoured by clone3/unshare.)
+constexpr uint64_t kCloneNewNs = 0x00020000 | 0x02000000 | 0x04000000 | 0x08000000 | 0x10000000 | 0x20000000 |
+                                 0x40000000;  // NEWNS NEWCGROUP NEWUTS NEWIPC NEWUSER NEWPID NEWNET
+constexpr uint64_t kCloneNever = kCloneNewNs | 0x2000 | 0x800000;  // + PTRACE UNTRACED
 
 // open/openat with a read-only access mode and neither O_CREAT, O_TRUNC nor
 // __O_TMPFILE.
@@ -189,8 +195,8 @@ std::vector<PromiseTable> NetPromises() {
 
 std::vector<PromiseTable> ProcPromises() {
   return {
-      // clone keeps cosmo's mask only: NEWUSER/NEWNET/... children are
-      // possible under proc (sheet §1.6); unshare(2) itself stays blocked.
+      // Unlike cosmo (sheet §1.6), clone may create no namespace here either,
+      // as unshare(2) may not.
       {"proc",
        {__NR_fork, __NR_vfork, __NR_kill, __NR_tgkill, __NR_setsid, __NR_setpgid, __NR_prlimit64,
         __NR_setrlimit, __NR_getpriority, __NR_setpriority, __NR_ioprio_get, __NR_ioprio_set,

@@ -370,3 +370,31 @@ TEST_CASE("pledge: golden instruction counts", "[unit][pledge]") {
   CHECK(count("stdio rpath wpath cpath dpath flock fattr inet anet unix dns tty recvfd sendfd proc exec id "
               "unveil settime prot_exec vminfo tmppath chown") == 575);
 }
+
+// No promise may create a namespace (issue #14, item 8): cosmo masked only
+// NEWNS, so clone(THREAD|...|NEWNET) passed under stdio and
+// clone(NEWUSER|NEWNET) under proc, while unshare of the same was refused.
+TEST_CASE("pledge: clone never creates a namespace", "[unit][pledge]") {
+  constexpr uint64_t kThread = CLONE_VM | CLONE_FS | CLONE_FILES | CLONE_SIGHAND | CLONE_THREAD;
+  constexpr uint64_t kNews[] = {CLONE_NEWNS,  CLONE_NEWCGROUP, CLONE_NEWUTS, CLONE_NEWIPC,
+                                CLONE_NEWUSER, CLONE_NEWPID,    CLONE_NEWNET};
+  Policy stdio = Build("stdio");
+  Policy proc = Build("stdio proc");
+  CHECK(stdio(__NR_clone, {kThread | CLONE_SYSVSEM | CLONE_SETTLS}) == kAllow);
+  CHECK(proc(__NR_clone, {SIGCHLD}) == kAllow);
+  CHECK(proc(__NR_clone, {kThread}) == kAllow);
+  for (uint64_t ns : kNews) {
+    INFO("flag " << std::hex << ns);
+    CHECK(stdio(__NR_clone, {kThread | ns}) == kEperm);
+    CHECK(proc(__NR_clone, {SIGCHLD | ns}) == kEperm);
+    CHECK(proc(__NR_clone, {kThread | ns}) == kEperm);
+  }
+  CHECK(proc(__NR_clone, {SIGCHLD | CLONE_NEWUSER | CLONE_NEWNET}) == kEperm);
+  for (int nr : {__NR_unshare, __NR_setns}) CHECK(proc(nr, {CLONE_NEWUSER}) == kEperm);
+  CHECK(proc(__NR_clone3) == kEnosys);
+  // Every promise at once still creates none.
+  Policy all = Build("stdio rpath wpath cpath dpath flock fattr inet unix dns tty recvfd sendfd proc exec id "
+                     "unveil settime prot_exec vminfo tmppath chown");
+  CHECK(all(__NR_clone, {SIGCHLD | CLONE_NEWUSER}) == kEperm);
+  CHECK(all(__NR_unshare, {CLONE_NEWUSER}) == kEperm);
+}
