@@ -210,6 +210,76 @@ Result<void> CheckStateDirs(const std::vector<std::string>& dirs, const std::str
   return {};
 }
 
+namespace {
+
+struct SubSpec {
+  std::vector<std::string> controllers;  // empty: every hierarchy
+  std::vector<std::string> parts;
+};
+
+Result<SubSpec> ParseSubSpec(const std::string& spec) {
+  auto bad = [&](std::string_view why) {
+    std::string shown;
+    for (char c : spec) shown += c == '\0' ? std::string("\\0") : std::string(1, c);
+    return Fail(MakeError(Errc::kInvalidArgument, "--cgroup \"" + shown + "\": " + std::string(why)));
+  };
+  if (spec.find('\0') != std::string::npos) return bad("contains a NUL byte");
+  SubSpec s;
+  std::string path = spec;
+  if (size_t colon = spec.find(':'); colon != std::string::npos) {
+    path = spec.substr(colon + 1);
+    for (const auto& c : Split(spec.substr(0, colon), ','))
+      if (c.empty()) return bad("empty controller name (expected [CONTROLLER[,CONTROLLER]:]PATH)");
+      else s.controllers.push_back(c);
+  }
+  for (const auto& part : Split(path, '/')) {
+    if (part == "..") return bad("must not contain \"..\": the sub-cgroup must be inside the container's cgroup");
+    if (!part.empty() && part != ".") s.parts.push_back(part);
+  }
+  if (s.parts.empty()) return bad("names no sub-cgroup (expected [CONTROLLER[,CONTROLLER]:]PATH below the container's cgroup)");
+  return s;
+}
+
+}  // namespace
+
+Result<std::vector<std::string>> SubCgroupDirs(const std::vector<std::string>& dirs,
+                                               const std::vector<std::string>& specs) {
+  std::vector<std::string> out = dirs;
+  if (specs.empty()) return out;
+  auto hierarchies = SWORN_TRY(Discover());
+  std::vector<bool> set(dirs.size(), false);
+  for (const auto& spec : specs) {
+    auto sub = SWORN_TRY(ParseSubSpec(spec));
+    for (const auto& c : sub.controllers) {
+      bool found = false;
+      for (size_t i = 0; i < dirs.size(); ++i) {
+        const Hierarchy* h = nullptr;
+        for (const auto& x : hierarchies)
+          if (StartsWith(dirs[i], x.mount + "/")) h = &x;
+        if (!h || h->v2 || !HasController(h->controllers, c)) continue;
+        found = true;
+        if (set[i]) return Fail(MakeError(Errc::kInvalidArgument, "--cgroup \"" + spec + "\": controller " + c +
+                                                                      " is given a sub-cgroup twice"));
+        out[i] = dirs[i] + Join(sub.parts);
+        set[i] = true;
+      }
+      if (!found)
+        return Fail(MakeError(Errc::kInvalidArgument, "--cgroup \"" + spec + "\": the container has no cgroup v1 "
+                                                      "hierarchy with controller \"" + c + "\""));
+    }
+    if (sub.controllers.empty())
+      for (size_t i = 0; i < dirs.size(); ++i)
+        if (!set[i]) out[i] = dirs[i] + Join(sub.parts);
+  }
+  for (size_t i = 0; i < out.size(); ++i) {
+    struct stat st;
+    if (out[i] == dirs[i]) continue;
+    if (lstat(out[i].c_str(), &st) < 0 || !S_ISDIR(st.st_mode))
+      return Fail(MakeError(Errc::kNotFound, "--cgroup: sub-cgroup " + out[i] + " does not exist"));
+  }
+  return out;
+}
+
 Result<Placement> Placement::Create(const std::string& cgroups_path, const std::string& id) {
   SWORN_TRY(PathComponents(cgroups_path));
   Placement p;
@@ -235,7 +305,11 @@ Result<Placement> Placement::Create(const std::string& cgroups_path, const std::
     if (!made && Populated(dir, h.v2))
       return Fail(PathError(cgroups_path, "names cgroup " + dir + ", which already has processes"));
     SWORN_TRY(CheckThawed(cgroups_path, dir, h));
-    if (h.v2) {
+    // Only into a cgroup made here: on 6.18 (at least) a cgroup that ever had
+    // cgroup.kill written SIGKILLs every later CLONE_INTO_CGROUP child at
+    // birth, while a write to cgroup.procs still works. A reused cgroup (a
+    // Nomad scope after `delete` killed in it) takes the fallback.
+    if (h.v2 && made) {
       p.v2_fd_.reset(open(dir.c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC));
       if (!p.v2_fd_) return Fail(SysError("open", dir));
     }

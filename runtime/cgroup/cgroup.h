@@ -42,6 +42,14 @@ std::string ResolvePath(const std::string& cgroups_path, const std::string& id, 
 Result<void> CheckStateDirs(const std::vector<std::string>& dirs, const std::string& cgroups_path,
                             const std::string& id);
 
+// `exec --cgroup`: each spec is "PATH" (every hierarchy) or
+// "CTRL[,CTRL]:PATH" (the v1 hierarchies with those controllers), PATH an
+// existing cgroup below the container's. Returns dirs with those substituted;
+// an error naming the flag and the value if PATH climbs out, names the
+// container's own cgroup, or does not exist, or no hierarchy has CTRL.
+Result<std::vector<std::string>> SubCgroupDirs(const std::vector<std::string>& dirs,
+                                               const std::vector<std::string>& specs);
+
 // The directories of one container. Removed on destruction unless Commit().
 class Placement {
  public:

@@ -77,7 +77,7 @@ int Exec(const Globals& g, const std::vector<std::string>& args) {
       "preserve-fds", po::value(&o.preserve_fds), "pass N more fds")(
       "apparmor", po::value(&f.apparmor), "apparmor profile")("process-label", po::value(&f.label), "selinux label")(
       "ignore-paused", po::bool_switch(), "accepted for runc compatibility")(
-      "cgroup", po::value<std::vector<std::string>>(), "sub-cgroup (not supported on v1)");
+      "cgroup", po::value(&o.cgroups)->composing(), "[CONTROLLER[,CONTROLLER]:]PATH: run in this sub-cgroup");
   auto p = ParseVerb(d, args);
   if (p.positional.empty()) return Report("exec: expected <container-id> [command [args...]]");
   o.id = p.positional[0];

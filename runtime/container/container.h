@@ -62,6 +62,7 @@ struct ExecOptions {
   bool detach = false;
   int preserve_fds = 0;
   bool pty_to_parent = false;
+  std::vector<std::string> cgroups;  // exec --cgroup: [CONTROLLER[,CONTROLLER]:]PATH
 };
 Result<Created> Exec(const std::string& root, const ExecOptions& o);
 // The container's process spec, as the base `exec` modifies.

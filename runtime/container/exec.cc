@@ -68,6 +68,8 @@ Result<Created> Exec(const std::string& root, const ExecOptions& o) {
                                                state::StatusName(info.status)));
   if (o.process.terminal && o.console_socket.empty() && !o.pty_to_parent)
     return Fail(MakeError(Errc::kInvalidArgument, "--tty needs --console-socket when detached"));
+  // Checked before anything starts: a bad --cgroup leaves nothing behind.
+  auto cgroup_dirs = SWORN_TRY(cgroup::SubCgroupDirs(info.st.cgroup_dirs, o.cgroups));
   auto pidfd = SWORN_TRY(PidfdOpen(info.st.pid));
   if (!state::ProcessAlive(info.st.pid, info.st.pid_start))
     return Fail(MakeError(Errc::kBadState, "container \"" + o.id + "\" is stopped"));
@@ -96,7 +98,7 @@ Result<Created> Exec(const std::string& root, const ExecOptions& o) {
   sandbox.AttachTo(req);
 
   UniqueFd v2;
-  for (const auto& d : info.st.cgroup_dirs)
+  for (const auto& d : cgroup_dirs)
     if (access((d + "/cgroup.controllers").c_str(), F_OK) == 0) v2.reset(open(d.c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC));
   Spawned child;
   {
@@ -110,7 +112,7 @@ Result<Created> Exec(const std::string& root, const ExecOptions& o) {
   }
   ChildGuard guard(child.pid, child.pidfd.get());
   child_sock.Close();
-  for (const auto& d : info.st.cgroup_dirs) {
+  for (const auto& d : cgroup_dirs) {
     if (child.in_cgroup && v2 && access((d + "/cgroup.controllers").c_str(), F_OK) == 0) continue;
     SWORN_TRY(WriteFile(d + "/cgroup.procs", std::to_string(child.pid), O_WRONLY));
   }

@@ -40,6 +40,10 @@ def make_cgroup(t, path, controllers=None):
             continue
         d = h / path.lstrip("/")
         d.mkdir(parents=True, exist_ok=True)
+        if (d / "cpuset.cpus").exists():  # v1 cpuset starts empty and takes no tasks
+            for f in ("cpuset.cpus", "cpuset.mems"):
+                if not (d / f).read_text().strip():
+                    (d / f).write_text((d.parent / f).read_text().strip())
         made.append(d)
     t.on_cleanup(lambda: itlib.remove_cgroup(path))
     return made
@@ -269,3 +273,62 @@ def case_frozen_cgroup_refused(t):
                  f"{kind}: error {res.err.strip()!r} should name the frozen cgroup")
         t.expect(took < 10, f"{kind}: run took {took:.1f}s")
         t.expect(not (t.rt.root / cid).exists(), f"{kind}: state dir left behind")
+
+
+# ---------------------------------------------------------------- 13. exec --cgroup
+
+
+def exec_container(t, tag):
+    path = own_path(t, tag)
+    cfg = t.sleeper()
+    cid, bundle = t.bundle(config_text(t, cfg, path))
+    t.ok(t.rt("create", "--bundle", str(bundle), cid), "create")
+    t.ok(t.rt("start", cid), "start")
+    t.on_cleanup(lambda: itlib.remove_cgroup(path))
+    return cid, path
+
+
+def cgroup_lines(out):
+    """{hierarchy: path} from /proc/self/cgroup text ('' for cgroup2)."""
+    lines = {}
+    for line in out.splitlines():
+        parts = line.split(":", 2)
+        if len(parts) == 3:
+            lines[parts[1]] = parts[2]
+    return lines
+
+
+def case_exec_cgroup_refused(t):
+    """exec --cgroup that climbs out, names nothing, or does not exist
+    (runc refuses all): non-zero, an error naming --cgroup and the value,
+    and no process runs."""
+    cid, path = exec_container(t, "exec-bad")
+    marker = "/dev/shm/exec-cgroup-ran"
+    for bad, want in [("..", '"..'), ("../..", '".."'), ("a/../..", '".."'), ("/", "names no sub-cgroup"),
+                      (".", "names no sub-cgroup"), ("memory:nonexistent", "does not exist"),
+                      ("nonexistent", "does not exist"), ("nosuchctl:x", "nosuchctl"), (":x", "empty controller")]:
+        res = t.rt("exec", "--cgroup", bad, cid, "/bin/sh", "-c", f"touch {marker}", timeout=15)
+        t.expect(res.rc not in (0, None), f"exec --cgroup {bad!r}: {res.describe()}, want refused")
+        t.expect("--cgroup" in res.err and want in res.err,
+                 f"exec --cgroup {bad!r}: error {res.err.strip()!r} should name --cgroup and say {want!r}")
+    res = t.rt("exec", cid, "/bin/sh", "-c", f"test -e {marker} && echo RAN || echo CLEAN")
+    t.expect(res.out.strip() == "CLEAN", f"a refused exec ran anyway: {res.out.strip()!r}")
+
+
+def case_exec_cgroup_places_process(t):
+    """exec --cgroup SUB runs the process in SUB in every hierarchy (v1 and
+    the cgroup2 one); --cgroup memory:SUB2 only in memory's."""
+    cid, path = exec_container(t, "exec-sub")
+    make_cgroup(t, path + "/sub")
+    make_cgroup(t, path + "/sub2", controllers=["memory"])
+    res = t.rt("exec", "--cgroup", "sub", cid, "/bin/cat", "/proc/self/cgroup")
+    t.require(res.rc == 0, f"exec --cgroup sub: {res.describe()}")
+    lines = cgroup_lines(res.out)
+    for h in ("pids", "memory", "freezer", ""):
+        t.expect(lines.get(h, "").endswith("/sub"), f"exec --cgroup sub: {h or 'cgroup2'} cgroup is {lines.get(h)!r}")
+    res = t.rt("exec", "--cgroup", "memory:sub2", cid, "/bin/cat", "/proc/self/cgroup")
+    t.require(res.rc == 0, f"exec --cgroup memory:sub2: {res.describe()}")
+    lines = cgroup_lines(res.out)
+    t.expect(lines.get("memory", "").endswith("/sub2"), f"memory cgroup is {lines.get('memory')!r}, want .../sub2")
+    t.expect(not lines.get("pids", "").endswith("/sub2") and not lines.get("pids", "").endswith("/sub"),
+             f"pids cgroup is {lines.get('pids')!r}, want the container's own")
