@@ -11,6 +11,8 @@ using spec::Idx;
 using spec::Member;
 using spec::Sub;
 
+constexpr int64_t kMinMemoryLimit = 6 << 20;
+
 Result<void> GetInt(const json& o, const char* k, const std::string& p, std::optional<int64_t>& out) {
   if (!Member(o, k)) return {};
   int64_t v = 0;
@@ -30,6 +32,11 @@ Result<void> ParseMemory(const json& j, const std::string& p, Resources& r) {
   SWORN_TRY(Get(j, "disableOOMKiller", p, r.disable_oom_killer));
   for (auto* v : {&r.mem_limit, &r.mem_reservation, &r.mem_swap})
     if (*v && **v < -1) return Fail(FieldError(p, "memory values must be -1 (unlimited) or positive"));
+  // Below a few MiB the runtime's own init is OOM-killed before it can
+  // report anything; Docker refuses under 6 MiB for the same reason.
+  if (r.mem_limit && *r.mem_limit != -1 && *r.mem_limit < kMinMemoryLimit)
+    return Fail(FieldError(Sub(p, "limit"), std::to_string(*r.mem_limit) + " bytes is too small: the limit must be at least " +
+                                                std::to_string(kMinMemoryLimit) + " (6 MiB), or -1 for unlimited"));
   if (r.mem_limit && r.mem_swap && *r.mem_swap != -1 && *r.mem_limit != -1 && *r.mem_swap < *r.mem_limit)
     return Fail(FieldError(Sub(p, "swap"), "must be at least memory.limit (it counts memory plus swap)"));
   return {};

@@ -25,7 +25,7 @@ Result<spec::Process> ProcessFromFile(const std::string& path) {
   return spec::ParseProcess(j, "--process " + path);
 }
 
-Result<uint32_t> ParseId(const std::string& s, const char* what) { return spec::ParseIdText(s, what); }
+Result<uint32_t> ParseId(const std::string& s, const std::string& what) { return spec::ParseIdText(s, what); }
 
 Result<void> ApplyFlags(spec::Process& p, const ExecFlags& f) {
   if (!f.cwd.empty()) p.cwd = f.cwd;
@@ -43,8 +43,8 @@ Result<void> ApplyFlags(spec::Process& p, const ExecFlags& f) {
     auto parts = Split(f.user, ':');
     if (parts.size() > 2)
       return Fail(MakeError(Errc::kInvalidArgument, "--user: expected uid[:gid], got \"" + f.user + "\""));
-    p.user.uid = SWORN_TRY(ParseId(parts[0], "--user"));
-    if (parts.size() > 1) p.user.gid = SWORN_TRY(ParseId(parts[1], "--user"));
+    p.user.uid = SWORN_TRY(ParseId(parts[0], "--user " + f.user + ": uid"));
+    if (parts.size() > 1) p.user.gid = SWORN_TRY(ParseId(parts[1], "--user " + f.user + ": gid"));
   }
   for (const auto& g : f.gids) p.user.additional_gids.push_back(SWORN_TRY(ParseId(g, "--additional-gids")));
   for (const auto& c : f.caps) {
@@ -76,7 +76,7 @@ int Exec(const Globals& g, const std::vector<std::string>& args) {
       "pid-file", po::value(&o.pid_file), "file to write the pid to")(
       "preserve-fds", po::value(&o.preserve_fds), "pass N more fds")(
       "apparmor", po::value(&f.apparmor), "apparmor profile")("process-label", po::value(&f.label), "selinux label")(
-      "ignore-paused", po::bool_switch(), "accepted for runc compatibility")(
+      "ignore-paused", po::bool_switch(&o.ignore_paused), "exec even if the container is paused")(
       "cgroup", po::value(&o.cgroups)->composing(), "[CONTROLLER[,CONTROLLER]:]PATH: run in this sub-cgroup");
   auto p = ParseVerb(d, args);
   if (p.positional.empty()) return Report("exec: expected <container-id> [command [args...]]");

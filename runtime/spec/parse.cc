@@ -3,6 +3,8 @@
 #include <sched.h>
 #include <sys/stat.h>
 
+#include <set>
+
 #include "core/json_input.h"
 #include "core/sys.h"
 #include "spec/json_field.h"
@@ -10,6 +12,10 @@
 
 namespace sworn::spec {
 namespace {
+
+// The spec sets no limit; runc's defaults use about 20 entries. A list
+// this long is a mistake or an attack, and each entry costs a mount.
+constexpr size_t kMaxListEntries = 4096;
 
 struct NsInfo {
   NsType type;
@@ -65,6 +71,9 @@ Result<std::vector<Mount>> ParseMounts(const json& j) {
   const json* ms = Member(j, "mounts");
   if (!ms) return out;
   SWORN_TRY(ExpectType(*ms, json::value_t::array, "mounts"));
+  if (ms->size() > kMaxListEntries)
+    return Fail(FieldError("mounts", std::to_string(ms->size()) + " entries is more than the " +
+                                         std::to_string(kMaxListEntries) + " sworn accepts"));
   for (size_t i = 0; i < ms->size(); ++i) {
     std::string p = Idx("mounts", i);
     const json& mj = (*ms)[i];
@@ -204,6 +213,28 @@ Result<void> ParseSysctl(const json& j, Linux& l) {
   return {};
 }
 
+// "/etc", "/etc/" and "/./etc" name one directory; a mount stacked on it per
+// spelling makes every later path walk through it cost O(stack) in the
+// kernel (__lookup_mnt), O(n^2) in all. Each path is mounted once.
+Result<void> DedupePaths(std::vector<std::string>& paths, const char* field) {
+  if (paths.size() > kMaxListEntries)
+    return Fail(FieldError(field, std::to_string(paths.size()) + " entries is more than the " +
+                                      std::to_string(kMaxListEntries) + " sworn accepts"));
+  std::set<std::string> seen;
+  std::vector<std::string> out;
+  for (size_t i = 0; i < paths.size(); ++i) {
+    if (paths[i].empty() || paths[i][0] != '/')
+      return Fail(FieldError(Idx(field, i), "must be an absolute path, got \"" + paths[i] + "\""));
+    std::string clean;
+    for (const auto& part : Split(paths[i], '/'))
+      if (!part.empty() && part != ".") clean += "/" + part;
+    if (clean.empty()) clean = "/";
+    if (seen.insert(clean).second) out.push_back(std::move(clean));
+  }
+  paths = std::move(out);
+  return {};
+}
+
 Result<void> ParseRootfsPropagation(const json& j, Linux& l) {
   std::string prop;
   SWORN_TRY(Get(j, "rootfsPropagation", "linux", prop));
@@ -239,6 +270,8 @@ Result<Linux> ParseLinux(const json& root) {
   SWORN_TRY(ParseSysctl(j, l));
   SWORN_TRY(Get(j, "maskedPaths", "linux", l.masked_paths));
   SWORN_TRY(Get(j, "readonlyPaths", "linux", l.readonly_paths));
+  SWORN_TRY(DedupePaths(l.masked_paths, "linux.maskedPaths"));
+  SWORN_TRY(DedupePaths(l.readonly_paths, "linux.readonlyPaths"));
   SWORN_TRY(ParseRootfsPropagation(j, l));
   SWORN_TRY(ParseTimeOffsets(j, l));
   SWORN_TRY(Get(j, "mountLabel", "linux", l.mount_label));

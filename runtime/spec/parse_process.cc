@@ -119,7 +119,8 @@ Result<Process> ParseProcess(const json& j, std::string_view field) {
       return Fail(FieldError(Idx(Sub(path, "env"), i), "expected KEY=VALUE, got \"" + p.env[i] + "\""));
   if (!Member(j, "cwd")) return Fail(FieldError(Sub(path, "cwd"), "is required"));
   SWORN_TRY(Get(j, "cwd", path, p.cwd));
-  if (p.cwd.empty() || p.cwd[0] != '/') return Fail(FieldError(Sub(path, "cwd"), "must be an absolute path"));
+  if (p.cwd.empty() || p.cwd[0] != '/')
+    return Fail(FieldError(Sub(path, "cwd"), "must be an absolute path, got \"" + p.cwd + "\""));
   if (const json* c = Member(j, "capabilities")) p.capabilities = SWORN_TRY(ParseCaps(*c, Sub(path, "capabilities")));
   if (const json* r = Member(j, "rlimits")) p.rlimits = SWORN_TRY(ParseRlimits(*r, Sub(path, "rlimits")));
   SWORN_TRY(Get(j, "noNewPrivileges", path, p.no_new_privileges));

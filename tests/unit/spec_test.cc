@@ -56,7 +56,7 @@ TEST_CASE("errors name the offending field", "[unit][spec]") {
 
   j = Minimal();
   j["process"]["cwd"] = "relative";
-  CHECK(ErrorOf(j) == "process.cwd: must be an absolute path");
+  CHECK(ErrorOf(j) == "process.cwd: must be an absolute path, got \"relative\"");
 
   j = Minimal();
   j["process"]["rlimits"] = json::array({{{"type", "RLIMIT_BOGUS"}, {"soft", 1}, {"hard", 1}}});
