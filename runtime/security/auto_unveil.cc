@@ -36,6 +36,7 @@ constexpr Auto kAuto[] = {
 
 UnveilRule Rule(const char* perms, std::string path) {
   UnveilRule r;
+  r.automatic = true;
   r.path = std::move(path);
   std::string p = perms;
   r.r = p.find('r') != std::string::npos;

@@ -9,6 +9,7 @@
 #include <charconv>
 
 #include "core/sys.h"
+#include "security/unveil_expand.h"
 
 namespace sworn::security {
 
@@ -60,11 +61,6 @@ std::string NormalizePath(std::string_view p) {
     if (ch != '/' || out.empty() || out.back() != '/') out += ch;
   if (out.size() > 1 && out.back() == '/') out.pop_back();
   return out;
-}
-
-bool IsBeneath(std::string_view child, std::string_view parent) {
-  if (parent == "/") return child != "/";
-  return child.size() > parent.size() && child.starts_with(parent) && child[parent.size()] == '/';
 }
 
 // A feature the policy asks for that this ABI lacks.
@@ -132,21 +128,6 @@ Result<void> AddPathRule(const UnveilRule& rule, int root_fd, LandlockPlan& plan
   if (access == 0) return {};
   plan.paths.push_back({std::move(fd), access, rule.path});
   return {};
-}
-
-// Landlock only adds rights along a path, so a rule beneath a broader one
-// cannot hide or narrow anything (OpenBSD's most-specific-rule-wins cannot be
-// expressed). Compared lexically: a symlink between the two is not seen.
-void InheritanceWarnings(const std::vector<UnveilRule>& rules, std::vector<std::string>& warnings) {
-  for (const auto& outer : rules)
-    for (const auto& inner : rules) {
-      if (!IsBeneath(inner.path, outer.path)) continue;
-      UnveilRule extra{"", outer.r && !inner.r, outer.w && !inner.w, outer.x && !inner.x, outer.c && !inner.c};
-      if (extra.hidden()) continue;
-      warnings.push_back("unveil " + Quoted(inner.Perms() + ":" + inner.path) + " is beneath " +
-                         Quoted(outer.Perms() + ":" + outer.path) + ": Landlock rules add up, so " + inner.path +
-                         " still gets " + extra.Perms());
-    }
 }
 
 void AddTcpRules(const LandlockPolicy& policy, LandlockPlan& plan) {
@@ -230,9 +211,9 @@ Result<LandlockPlan> PrepareLandlock(const LandlockPolicy& policy, int abi, int 
   if (policy.scope && plan.abi >= 6) plan.scoped = kScopeAbstractUnixSocket | kScopeSignal;
   if (policy.log_new_exec && plan.abi >= 7) plan.restrict_flags = kRestrictLogNewExecOn;
   AddTcpRules(policy, plan);
-  for (const auto& rule : policy.rules)
-    if (!rule.hidden() && policy.filesystem) SWORN_TRY(AddPathRule(rule, root_fd, plan));
-  InheritanceWarnings(policy.rules, plan.warnings);
+  if (!policy.filesystem) return plan;
+  for (const auto& rule : SWORN_TRY(ExpandNarrowed(policy.rules, root_fd, plan.warnings)))
+    if (!rule.hidden()) SWORN_TRY(AddPathRule(rule, root_fd, plan));
   return plan;
 }
 

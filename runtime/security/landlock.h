@@ -17,8 +17,9 @@
 //   w → WRITE_FILE | TRUNCATE (ABI 3) | IOCTL_DEV (ABI 5)
 //   x → EXECUTE
 //   c → MAKE_* | REMOVE_FILE | REMOVE_DIR | REFER (ABI 2); directories only
-// Unlike OpenBSD, Landlock rules add up along the path and denials are
-// always EACCES; metadata (stat, readlink) is never hidden.
+// Landlock rules add up along the path; OpenBSD's most-specific-rule-wins is
+// rebuilt on top (unveil_expand.h). Denials are always EACCES; metadata
+// (stat, readlink) is never hidden.
 #pragma once
 
 #include <fcntl.h>
@@ -95,6 +96,9 @@ inline constexpr int kHostRoot = AT_FDCWD;
 struct UnveilRule {
   std::string path;  // absolute, without repeated or trailing slashes
   bool r = false, w = false, x = false, c = false;
+  // Added by sworn (the entrypoint, its libraries, pledge.com's per-promise
+  // paths): it only adds rights, never narrows a broader rule.
+  bool automatic = false;
 
   bool hidden() const { return !r && !w && !x && !c; }
   std::string Perms() const;  // "rwc", "" when hidden
@@ -163,8 +167,9 @@ struct LandlockPlan {
 
 // Opens every rule's path O_PATH|O_CLOEXEC, following symlinks, resolved
 // inside root_fd (RESOLVE_IN_ROOT; magic links such as /dev/stdin are then
-// refused) or on the host for kHostRoot. Hidden rules open nothing: they
-// only feed the inheritance warnings. A missing path is an error naming it.
+// refused) or on the host for kHostRoot, after ExpandNarrowed (a broader
+// rule above a narrower one becomes rules for its other entries). Hidden
+// rules open nothing. A missing path is an error naming it.
 // `abi` is normally LandlockAbi(); with a higher one than the kernel's,
 // ApplyLandlock fails with EINVAL.
 Result<LandlockPlan> PrepareLandlock(const LandlockPolicy& policy, int abi, int root_fd);

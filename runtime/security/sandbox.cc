@@ -151,6 +151,7 @@ Result<LandlockPlan> PlanUnveil(const SandboxSpec& s, int root_fd, const std::st
       r.path = d.path;
       r.r = true;
       r.x = d.exec;
+      r.automatic = true;
       policy.rules.push_back(r);
     }
   }

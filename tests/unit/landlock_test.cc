@@ -170,7 +170,7 @@ TEST_CASE("Landlock mapping follows the ABI", "[unit][landlock]") {
   }
 }
 
-TEST_CASE("Landlock: missing paths, roots and inheritance warnings", "[unit][landlock]") {
+TEST_CASE("Landlock: missing paths, roots and narrowed rules", "[unit][landlock]") {
   TmpTree t;
   LandlockPolicy policy;
   policy.rules = {Rule("r:" + t.base + "/nope")};
@@ -190,15 +190,37 @@ TEST_CASE("Landlock: missing paths, roots and inheritance warnings", "[unit][lan
   policy.rules.pop_back();
   CHECK(PrepareLandlock(policy, 7, root.get()));
 
-  policy.rules = {Rule("r:/etc"), Rule(":/etc/shadow"), Rule("rwc:" + t.base), Rule("r:" + t.base + "/c"),
-                  Rule("r:" + t.base + "/ro")};
+  // The most specific rule wins: "rwc:BASE" above "r:BASE/c" and
+  // "r:BASE/ro" becomes rwc on BASE's other entries, while BASE itself keeps
+  // only r (Landlock rights on a directory reach everything beneath it).
+  policy.rules = {Rule("rwc:" + t.base), Rule("r:" + t.base + "/c"), Rule("r:" + t.base + "/ro"),
+                  Rule("rx:" + t.base + "/ro/true")};
+  policy.rules.back().automatic = true;  // automatic rules narrow nothing
   auto plan = PrepareLandlock(policy, 7, kHostRoot);
   REQUIRE(plan);
-  CHECK(plan->paths.size() == 4);  // a hidden rule opens nothing
-  CHECK(HasWarning(*plan, "\":/etc/shadow\" is beneath \"r:/etc\""));
-  CHECK(HasWarning(*plan, "/c still gets wc"));
-  CHECK(HasWarning(*plan, "/ro still gets wc"));
-  CHECK(plan->warnings.size() == 3);
+  REQUIRE(Find(*plan, t.base));
+  CHECK(Find(*plan, t.base)->access == (kFsReadFile | kFsReadDir));
+  for (const char* e : {"/rw", "/hidden"}) {
+    REQUIRE(Find(*plan, t.base + e));
+    CHECK((Find(*plan, t.base + e)->access & (kFsWriteFile | kFsMakeReg | kFsRemoveFile)) ==
+          (kFsWriteFile | kFsMakeReg | kFsRemoveFile));
+  }
+  REQUIRE(Find(*plan, t.base + "/wfile"));
+  CHECK(Find(*plan, t.base + "/wfile")->access == (kFsReadFile | kFsWriteFile | kFsTruncate | kFsIoctlDev));
+  CHECK(Find(*plan, t.base + "/c")->access == kFsReadFile + kFsReadDir);
+  CHECK(Find(*plan, t.base + "/ro/true")->access == (kFsReadFile | kFsExecute));
+  CHECK(HasWarning(*plan, "\"rwc:" + t.base + "\" is narrowed by \"r:" + t.base + "/c\" and 1 more: " + t.base +
+                              " itself keeps \"r\""));
+  CHECK(plan->warnings.size() == 1);
+
+  // A narrower rule behind a symlink cannot be expressed: both rules named.
+  fs::create_symlink(t.base + "/rw", t.base + "/link");
+  policy.rules = {Rule("rwc:" + t.base), Rule(":" + t.base + "/link/file")};
+  auto through_link = PrepareLandlock(policy, 7, kHostRoot);
+  REQUIRE_FALSE(through_link);
+  CHECK(through_link.error().Message().find("\":" + t.base + "/link/file\" cannot narrow \"rwc:" + t.base + "\"") !=
+        std::string::npos);
+  CHECK(through_link.error().Message().find(t.base + "/link is not a directory") != std::string::npos);
 }
 
 namespace {
@@ -357,4 +379,52 @@ TEST_CASE("Landlock plans for an older ABI apply on a newer kernel", "[unit][lan
   CHECK(report.find("write ro=EACCES\n") != std::string::npos);
   CHECK(report.find("trunc ro=ok\n") != std::string::npos);
   CHECK(report.find("connect=EACCES\n") == std::string::npos);
+}
+
+TEST_CASE("unveil: the most specific rule wins, as on OpenBSD", "[unit][landlock]") {
+  if (LandlockAbi() == 0) {
+    WARN("skipped: Landlock is unavailable on this kernel (LandlockAbi() == 0)");
+    return;
+  }
+  TmpTree t;
+  const std::string& b = t.base;
+  fs::create_directories(b + "/ro/deep/er");
+  std::ofstream(b + "/ro/deep/er/f") << "data\n";
+  fs::create_symlink(b + "/hidden/file", b + "/rw/alias");  // a sibling symlink to the hidden file
+  LandlockPolicy policy;
+  // README's example, and a narrower rule that keeps some rights deep down.
+  policy.rules = {Rule("rwc:" + b), Rule(":" + b + "/hidden"), Rule("r:" + b + "/ro/deep")};
+  auto plan = PrepareLandlock(policy, LandlockAbi(), kHostRoot);
+  REQUIRE(plan);
+  for (const auto& w : plan->warnings) UNSCOPED_INFO("warning: " << w);
+  std::string report = RunSandboxed(*plan, [&] {
+    std::ostringstream o;
+    o << "read hidden=" << Open(b + "/hidden/file", O_RDONLY) << "\n";
+    o << "read alias=" << Open(b + "/rw/alias", O_RDONLY) << "\n";
+    o << "create hidden=" << Open(b + "/hidden/new", O_WRONLY | O_CREAT) << "\n";
+    o << "list hidden=" << Open(b + "/hidden", O_RDONLY | O_DIRECTORY) << "\n";
+    o << "read rw=" << Open(b + "/rw/file", O_RDONLY) << "\n";
+    o << "write rw=" << Open(b + "/rw/file", O_WRONLY) << "\n";
+    o << "create rw=" << Open(b + "/rw/new", O_WRONLY | O_CREAT) << "\n";
+    o << "write wfile=" << Open(b + "/wfile", O_WRONLY) << "\n";
+    o << "read deep=" << Open(b + "/ro/deep/er/f", O_RDONLY) << "\n";
+    o << "write deep=" << Open(b + "/ro/deep/er/f", O_WRONLY) << "\n";
+    o << "write ro=" << Open(b + "/ro/file", O_WRONLY) << "\n";
+    o << "list base=" << Open(b, O_RDONLY | O_DIRECTORY) << "\n";
+    return o.str();
+  });
+  INFO(report);
+  auto expect = [&](const std::string& line) { CHECK(report.find(line + "\n") != std::string::npos); };
+  expect("read hidden=EACCES");
+  expect("read alias=EACCES");
+  expect("create hidden=EACCES");
+  expect("list hidden=EACCES");
+  expect("read rw=ok");
+  expect("write rw=ok");
+  expect("create rw=ok");
+  expect("write wfile=ok");
+  expect("read deep=ok");
+  expect("write deep=EACCES");  // r:/ro/deep wins over rwc:BASE
+  expect("write ro=ok");        // ro/ is a sibling on the way: rwc
+  expect("list base=EACCES");   // BASE itself keeps nothing: the documented cost
 }
