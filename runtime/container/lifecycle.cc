@@ -2,6 +2,7 @@
 #include <fcntl.h>
 #include <poll.h>
 #include <pwd.h>
+#include <sys/stat.h>
 #include <signal.h>
 #include <unistd.h>
 
@@ -36,6 +37,11 @@ bool WaitGone(pid_t pid, uint64_t start, int timeout_ms) {
   do r = poll(&p, 1, timeout_ms);
   while (r < 0 && errno == EINTR);
   return r > 0;
+}
+
+bool IsFifo(int fd) {
+  struct stat st;
+  return fstat(fd, &st) == 0 && S_ISFIFO(st.st_mode);
 }
 
 Result<spec::Hooks> StoredHooks(const state::ContainerState& st) {
@@ -100,12 +106,16 @@ Result<void> Start(const std::string& root, const std::string& id) {
   if (s != Status::kCreated)
     return Fail(MakeError(Errc::kBadState, "cannot start container \"" + id + "\": it is " + state::StatusName(s)));
   // Opened before the start byte goes out, so the init's exec cannot be missed.
-  UniqueFd done(open(dir.ExecDonePath().c_str(), O_RDONLY | O_NONBLOCK | O_CLOEXEC));
-  UniqueFd fifo(open(dir.FifoPath().c_str(), O_WRONLY | O_NONBLOCK | O_CLOEXEC));
+  UniqueFd done(open(dir.ExecDonePath().c_str(), O_RDONLY | O_NONBLOCK | O_NOFOLLOW | O_CLOEXEC));
+  if (done && !IsFifo(done.get())) done.reset();
+  UniqueFd fifo(open(dir.FifoPath().c_str(), O_WRONLY | O_NONBLOCK | O_NOFOLLOW | O_CLOEXEC));
   if (!fifo) {
     if (errno == ENXIO) return Fail(MakeError(Errc::kBadState, "container \"" + id + "\": its init process is gone"));
     return Fail(SysError("open", dir.FifoPath()));
   }
+  // Whatever else stands there (a file, a device) must not get the byte.
+  if (!IsFifo(fifo.get()))
+    return Fail(MakeError(Errc::kBadState, dir.FifoPath() + ": not a fifo (the container's state is damaged)"));
   if (write(fifo.get(), "0", 1) != 1) return Fail(SysError("write", dir.FifoPath()));
   unlink(dir.FifoPath().c_str());
   // The init holds exec.done's only writer until execve (close-on-exec):

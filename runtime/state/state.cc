@@ -176,6 +176,9 @@ Result<ContainerState> ContainerDir::Load() const {
 }
 
 Result<void> ContainerDir::Save(const ContainerState& s) const {
+  // WriteFileAtomic opens the temp file with O_CREAT: never through a
+  // symlink someone left in its place.
+  unlink((path_ + "/state.json.tmp").c_str());
   return WriteFileAtomic(path_ + "/state.json", s.ToJson().dump());
 }
 

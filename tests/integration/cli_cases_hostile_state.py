@@ -332,3 +332,24 @@ def case_exec_cgroup_places_process(t):
     t.expect(lines.get("memory", "").endswith("/sub2"), f"memory cgroup is {lines.get('memory')!r}, want .../sub2")
     t.expect(not lines.get("pids", "").endswith("/sub2") and not lines.get("pids", "").endswith("/sub"),
              f"pids cgroup is {lines.get('pids')!r}, want the container's own")
+
+
+def case_state_exec_fifo_replaced(t):
+    """exec.fifo replaced by a symlink to a host file, or by a regular file:
+    start fails and writes nothing into it."""
+    for kind in ("symlink", "file"):
+        cid, _ = t.create(t.sleeper())
+        fifo = t.rt.root / cid / "exec.fifo"
+        target = Path(tempfile.mkdtemp(prefix="sworn-fifo-")) / "host-file"
+        t.on_cleanup(lambda d=target.parent: shutil.rmtree(d, ignore_errors=True))
+        target.write_text("precious\n")
+        fifo.unlink()
+        if kind == "symlink":
+            fifo.symlink_to(target)
+        else:
+            fifo.write_text("precious\n")
+            target = fifo
+        res = t.rt("start", cid, timeout=10)
+        t.expect(res.rc not in (0, None), f"{kind}: start {res.describe()}, want a failure")
+        t.expect(target.read_text() == "precious\n", f"{kind}: start wrote {target.read_text()!r} into {target}")
+        t.rt("delete", "--force", cid)

@@ -398,6 +398,79 @@ t_nomad_scope() {
     return 0
 }
 
+# ---------------------------------------------------------------- hostile cgroupsPath (issue #14)
+
+# set_cgp PATH: point the current bundle at another cgroupsPath.
+set_cgp() {
+    sed -i "s|\"cgroupsPath\": \"[^\"]*\"|\"cgroupsPath\": \"$1\"|" "$B/config.json"
+}
+
+# sworn only: a cgroupsPath that names the hierarchy root is refused before
+# anything is touched (on pure v2 an unfixed `delete --force` SIGKILLs every
+# process of the root cgroup, this script included); an existing cgroup with
+# processes, or a frozen one, is refused; a reused empty cgroup is emptied
+# but not removed by delete; exec --cgroup SUB runs in SUB.
+t_hostile_cgroup() {
+    sleep 1000 < /dev/null > /dev/null 2>&1 &
+    victim=$!
+    for p in / /. // /x/.. .; do
+        bundle "root" '["true"]'
+        set_cgp "$p"
+        if rt create --bundle "$B" "$ID" > "$WORK/$ID.create" 2>&1 < /dev/null; then
+            fail "root_refused[$p]" "create succeeded"
+            rt delete "$ID" > /dev/null 2>&1
+        elif grep -q "linux.cgroupsPath" "$WORK/$ID.create"; then
+            pass "root_refused[$p]"
+        else
+            fail "root_refused[$p]" "error lacks linux.cgroupsPath: $(one_line "$WORK/$ID.create")"
+        fi
+        rm -rf "/run/sworn/$ID"
+    done
+    if kill -0 "$victim" 2> /dev/null; then pass root_victim_alive; else fail root_victim_alive "a root-cgroup process died"; fi
+
+    bundle busy '["sleep", "1000"]'
+    mkdir -p "$CGD"
+    echo "$victim" > "$CGD/cgroup.procs"
+    if rt create --bundle "$B" "$ID" > "$WORK/$ID.create" 2>&1 < /dev/null; then
+        fail populated_refused "create succeeded"
+    else
+        check populated_refused "$(grep -c 'already has processes' "$WORK/$ID.create")" 1
+    fi
+    if kill -0 "$victim" 2> /dev/null; then pass populated_victim_alive; else fail populated_victim_alive "killed"; fi
+    echo "$victim" > "$CG/cgroup.procs"
+    cleanup
+
+    bundle frozen '["true"]'
+    mkdir -p "$CGD"
+    echo 1 > "$CGD/cgroup.freeze"
+    timeout 60 sworn --root /run/sworn run --bundle "$B" "$ID" > "$WORK/$ID.out" 2>&1 < /dev/null
+    rc=$?
+    echo 0 > "$CGD/cgroup.freeze"
+    if [ $rc -eq 0 ] || [ $rc -eq 124 ] || [ $rc -eq 143 ]; then
+        fail frozen_refused "run exited $rc: $(one_line "$WORK/$ID.out")"
+    else
+        check frozen_refused "$(grep -c 'frozen' "$WORK/$ID.out")" 1
+    fi
+    cleanup
+
+    bundle reused '["sleep", "1000"]'
+    mkdir -p "$CGD/sub"
+    if rt create --bundle "$B" "$ID" > "$WORK/$ID.create" 2>&1 < /dev/null && rt start "$ID" > /dev/null 2>&1; then
+        rt exec --cgroup sub "$ID" cat /proc/self/cgroup > "$WORK/$ID.exec" 2>&1 < /dev/null
+        check exec_cgroup_sub "$(one_line "$WORK/$ID.exec")" "0::$CGP/sub"
+        rt exec --cgroup .. "$ID" true > "$WORK/$ID.exec" 2>&1 < /dev/null
+        check exec_cgroup_dotdot_refused "$? $(grep -c -- '--cgroup' "$WORK/$ID.exec")" "1 1"
+        rmdir "$CGD/sub"
+        rt delete --force "$ID" > /dev/null 2>&1
+        if [ -d "$CGD" ] && no_procs "$CGD"; then pass reused_kept_and_emptied; else fail reused_kept_and_emptied "dir gone or not empty"; fi
+    else
+        fail reused "create/start failed: $(one_line "$WORK/$ID.create")"
+    fi
+    cleanup
+    kill "$victim" 2> /dev/null
+    return 0
+}
+
 # ---------------------------------------------------------------- main
 
 echo "guest: $(uname -r), controllers: $(cat $CG/cgroup.subtree_control)"
@@ -421,6 +494,7 @@ for RT in $RUNTIMES; do
         t_devices
         t_landlock_abi2
     fi
+    [ "$RT" = sworn ] && t_hostile_cgroup
     t1=$(cut -d' ' -f1 /proc/uptime)
     echo "TIME $RT $(echo "$t0 $t1" | awk '{printf "%.1f", $2-$1}')s"
 done
