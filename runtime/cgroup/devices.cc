@@ -25,11 +25,20 @@ std::string V1Rule(const DeviceRule& r) {
   return std::string(1, r.type) + " " + num(r.major) + ":" + num(r.minor) + " " + r.access;
 }
 
+// Where v1 starts writing: a rule of type 'a' resets the whole list (the
+// kernel drops every exception), so the rules before the last one are moot,
+// and a trailing deny-all is where we start anyway.
+size_t V1Start(const std::vector<DeviceRule>& rules) {
+  for (size_t i = rules.size(); i-- > 0;)
+    if (rules[i].type == 'a') return rules[i].allow ? i : i + 1;
+  return 0;
+}
+
 Result<void> ApplyV1(const std::vector<DeviceRule>& rules, const std::string& dir) {
   // Start from nothing allowed; a v1 child inherits its parent's list.
   SWORN_TRY(WithContext(WriteFile(dir + "/devices.deny", "a", O_WRONLY), "linux.resources.devices"));
-  for (const auto& r : rules) {
-    if (!r.allow && r.type == 'a') continue;  // deny-all is where we start
+  for (size_t i = V1Start(rules); i < rules.size(); ++i) {
+    const auto& r = rules[i];
     std::string file = dir + (r.allow ? "/devices.allow" : "/devices.deny");
     SWORN_TRY(WithContext(WriteFile(file, V1Rule(r), O_WRONLY), "linux.resources.devices: " + V1Rule(r)));
   }
@@ -108,6 +117,13 @@ std::vector<DeviceRule> EffectiveRules(const std::vector<DeviceRule>& spec_rules
   std::vector<DeviceRule> out = spec_rules;
   out.insert(out.end(), std::begin(kDefaultAllowed), std::end(kDefaultAllowed));
   return out;
+}
+
+void AllowDeviceNodes(std::vector<DeviceRule>& rules, const std::vector<spec::Device>& nodes) {
+  std::vector<DeviceRule> front;
+  for (const auto& d : nodes)
+    if (d.type != 'p') front.push_back({true, d.type == 'u' ? 'c' : d.type, d.major, d.minor, "rwm"});
+  rules.insert(rules.begin(), front.begin(), front.end());
 }
 
 std::vector<BpfInsn> DeviceProgram(const std::vector<DeviceRule>& rules) {

@@ -7,11 +7,17 @@
 
 #include "cgroup/resources.h"
 #include "core/fd.h"
+#include "spec/spec.h"
 
 namespace sworn::cgroup {
 
 // The rules to enforce: the spec's, then the devices every container needs.
 std::vector<DeviceRule> EffectiveRules(const std::vector<DeviceRule>& spec_rules);
+// Allows the nodes of linux.devices, placed before the spec's own rules so
+// that a later rule wins: what linux.resources.devices denies (its usual
+// leading deny-all above all) stays denied whatever linux.devices creates,
+// as in runc, which never allows them. Without rules they are usable.
+void AllowDeviceNodes(std::vector<DeviceRule>& rules, const std::vector<spec::Device>& nodes);
 Result<void> ApplyDevices(const std::vector<DeviceRule>& spec_rules, const CgroupSet& s);
 
 // The eBPF program for rules (exposed for tests): first match wins, so the

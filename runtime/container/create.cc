@@ -10,6 +10,7 @@
 #include <cstdlib>
 
 #include "cgroup/cgroup.h"
+#include "cgroup/devices.h"
 #include "cgroup/resources.h"
 #include "container/container.h"
 #include "container/spawn.h"
@@ -111,10 +112,10 @@ Result<Created> Create(const std::string& root, const CreateOptions& o) {
   auto sandbox = SWORN_TRY(PrepareSandbox(root, spec.annotations, spec.root_path, *spec.process,
                                           (plan.clone_flags & CLONE_NEWPID) != 0));
   // Device rules always apply, as in runc: without them a container with
-  // CAP_MKNOD could open the host's disks. linux.devices are allowed too.
+  // CAP_MKNOD could open the host's disks. linux.devices are allowed unless
+  // the spec's rules deny them.
   resources.has_devices = true;
-  for (const auto& d : spec.linux.devices)
-    if (d.type != 'p') resources.devices.push_back({true, d.type == 'u' ? 'c' : d.type, d.major, d.minor, "rwm"});
+  cgroup::AllowDeviceNodes(resources.devices, spec.linux.devices);
   UniqueFd console;
   if (!o.console_socket.empty()) console = SWORN_TRY(ConnectUnix(o.console_socket, "--console-socket"));
   if (spec.process->terminal && !console && !o.pty_to_parent)
