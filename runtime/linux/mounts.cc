@@ -137,6 +137,7 @@ Result<void> MountTmpfs(RootfsContext& ctx, const spec::Mount& m) {
 // cgroup mount rooted at the container's cgroup; without, a bind mount of
 // the container's own cgroup directory.
 Result<void> MountCgroupV1(RootfsContext& ctx, const spec::Mount& m) {
+  SWORN_TRY(PlainDirInRoot(ctx.root_fd.get(), m.destination));
   spec::Mount tmp = m;
   tmp.flags = m.flags & ~MS_RDONLY;
   tmp.data = "mode=755";
@@ -161,7 +162,27 @@ Result<void> MountCgroupV1(RootfsContext& ctx, const spec::Mount& m) {
         return Fail(SysError("remount", dest));
     }
   }
+  if (!(m.flags & MS_RDONLY)) return {};
+  // The tmpfs was left writable for the directories above; as crun does, a
+  // read-only cgroup mount is read-only all the way, or the container could
+  // create entries beside its hierarchies.
+  auto top = SWORN_TRY(OpenInRoot(ctx.root_fd.get(), m.destination, O_PATH));
+  std::string p = FdPath(top.get());
+  unsigned long f = MS_REMOUNT | MS_BIND | MS_RDONLY | (m.flags & (MS_NOSUID | MS_NODEV | MS_NOEXEC));
+  if (ctx.in_userns) f |= LockedFlags(p);
+  if (mount(nullptr, p.c_str(), nullptr, f, nullptr) < 0) return Fail(SysError("remount ro", m.destination));
   return {};
+}
+
+// Kernel filesystems whose mount point is checked as runc checks proc and
+// sysfs: an ordinary directory, reached through no symlink.
+bool IsSpecialFs(const std::string& type) {
+  static const char* const kTypes[] = {"proc",    "sysfs",   "cgroup",   "cgroup2", "mqueue",     "devpts",
+                                       "securityfs", "debugfs", "tracefs", "bpf",     "configfs",   "fusectl",
+                                       "pstore",  "binfmt_misc", "efivarfs", "hugetlbfs", "selinuxfs", "nsfs"};
+  for (const char* t : kTypes)
+    if (type == t) return true;
+  return false;
 }
 
 bool HostIsUnifiedOnly() { return access("/sys/fs/cgroup/cgroup.controllers", F_OK) == 0; }
@@ -171,7 +192,8 @@ Result<void> MountOne(RootfsContext& ctx, const spec::Mount& m) {
   if (m.type == "tmpfs") return MountTmpfs(ctx, m);
   if (m.type == "cgroup" && !HostIsUnifiedOnly()) return MountCgroupV1(ctx, m);
   std::string type = m.type == "cgroup" ? "cgroup2" : m.type;
-  auto target = SWORN_TRY(EnsureTarget(ctx.root_fd.get(), m.destination, false));
+  auto target = IsSpecialFs(type) ? SWORN_TRY(PlainDirInRoot(ctx.root_fd.get(), m.destination))
+                                  : SWORN_TRY(EnsureTarget(ctx.root_fd.get(), m.destination, false));
   std::string src = m.source.empty() ? type : m.source;
   auto r = DoMount(src, target.get(), m.destination, type.c_str(), m.flags & ~kPropagationMask, m.data);
   // sysfs cannot be mounted in a user namespace that does not own the

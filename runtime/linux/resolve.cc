@@ -1,4 +1,5 @@
 #include <fcntl.h>
+#include <linux/openat2.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -75,7 +76,37 @@ Result<UniqueFd> Ensure(int root_fd, const std::string& dest, bool as_file, int 
   return again;
 }
 
+constexpr uint64_t kNoLinks = RESOLVE_IN_ROOT | RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS;
+
+Error NotPlain(const std::string& dest, int err) {
+  const char* why = err == ELOOP ? "a symlink is on the way" : err == ENOTDIR ? "it is not a directory" : nullptr;
+  if (!why) return SysError(err, "openat2", dest);
+  return MakeError(Errc::kInvalidArgument,
+                   dest + ": a special filesystem must be mounted on an ordinary directory, but " + why);
+}
+
 }  // namespace
+
+Result<UniqueFd> PlainDirInRoot(int root_fd, const std::string& dest) {
+  int fd = RawOpenat2(root_fd, dest.c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC, 0, kNoLinks);
+  if (fd >= 0) return UniqueFd(fd);
+  if (errno != ENOENT) return Fail(NotPlain(dest, errno));
+  // Created one component at a time; mkdirat never follows a symlink in its
+  // last component, and each step is reopened refusing symlinks anywhere.
+  std::string cur;
+  UniqueFd parent(dup(root_fd));
+  if (!parent) return Fail(SysError("dup", dest));
+  for (const auto& part : Split(dest, '/')) {
+    if (part.empty() || part == ".") continue;
+    cur += "/" + part;
+    if (part != ".." && mkdirat(parent.get(), part.c_str(), 0755) < 0 && errno != EEXIST)
+      return Fail(SysError("mkdirat", cur));
+    int next = RawOpenat2(root_fd, cur.c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC, 0, kNoLinks);
+    if (next < 0) return Fail(NotPlain(cur == dest ? dest : dest + " (at " + cur + ")", errno));
+    parent.reset(next);
+  }
+  return parent;
+}
 
 Result<UniqueFd> MkdirAllInRoot(int root_fd, const std::string& rel, mode_t mode) {
   return MkdirAll(root_fd, rel, mode, 0);

@@ -48,8 +48,64 @@ Result<void> PrepareRootfs(RootfsContext& ctx) {
   return {};
 }
 
+namespace {
+
+// mountinfo escapes space, tab, newline and backslash as \ooo.
+std::string Unescape(std::string_view s) {
+  std::string out;
+  for (size_t i = 0; i < s.size(); ++i) {
+    if (s[i] == '\\' && i + 3 < s.size() && s[i + 1] >= '0' && s[i + 1] <= '3') {
+      out += static_cast<char>((s[i + 1] - '0') * 64 + (s[i + 2] - '0') * 8 + (s[i + 3] - '0'));
+      i += 3;
+    } else {
+      out += s[i];
+    }
+  }
+  return out;
+}
+
+// Mount points of whole procfs and sysfs mounts outside the rootfs.
+Result<std::vector<std::string>> HostProcAndSys(const std::string& rootfs) {
+  auto text = SWORN_TRY(ReadFile("/proc/self/mountinfo"));
+  std::vector<std::string> out;
+  for (const auto& line : Split(text, '\n')) {
+    auto fields = Split(line, ' ');
+    size_t dash = 0;
+    while (dash < fields.size() && fields[dash] != "-") ++dash;
+    if (fields.size() < 5 || dash + 1 >= fields.size()) continue;
+    const std::string& type = fields[dash + 1];
+    std::string mp = Unescape(fields[4]);
+    bool inside = mp == rootfs || StartsWith(mp, rootfs + "/");
+    if (fields[3] == "/" && (type == "proc" || type == "sysfs") && !inside) out.push_back(mp);
+  }
+  return out;
+}
+
+// What runc's msMoveRoot does before MS_MOVE: chroot leaves the host's
+// /proc and /sys in the mount namespace, and the kernel lets a nested user
+// namespace mount a fresh procfs or sysfs when any fully visible one exists
+// there (mount_too_revealing looks at every mount of the namespace, not at
+// what the root reaches). So they are detached, or covered where an
+// unmount is refused.
+Result<void> HideHostProcAndSys(const std::string& rootfs) {
+  for (const auto& mp : SWORN_TRY(HostProcAndSys(rootfs))) {
+    // A parent detached earlier took this one with it.
+    if (mount(nullptr, mp.c_str(), nullptr, MS_SLAVE | MS_REC, nullptr) < 0) {
+      if (errno == ENOENT || errno == EINVAL) continue;
+      return Fail(SysError("--no-pivot: make rslave", mp));
+    }
+    if (umount2(mp.c_str(), MNT_DETACH) == 0) continue;
+    if ((errno != EINVAL && errno != EPERM) || mount("tmpfs", mp.c_str(), "tmpfs", 0, nullptr) < 0)
+      return Fail(SysError("--no-pivot: hide the host's", mp));
+  }
+  return {};
+}
+
+}  // namespace
+
 Result<void> EnterRootfs(const RootfsContext& ctx, bool no_pivot) {
   if (no_pivot) {
+    SWORN_TRY(HideHostProcAndSys(ctx.rootfs));
     if (chdir(ctx.rootfs.c_str()) < 0) return Fail(SysError("chdir", ctx.rootfs));
     if (mount(ctx.rootfs.c_str(), "/", nullptr, MS_MOVE, nullptr) < 0) return Fail(SysError("move rootfs to /"));
     if (chroot(".") < 0) return Fail(SysError("chroot", ctx.rootfs));

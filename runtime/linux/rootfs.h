@@ -37,6 +37,12 @@ Result<void> FinalizeRootfs(const spec::Spec& spec, bool in_userns);
 
 // mkdir -p of `rel` inside the root, each component resolved in the root.
 Result<UniqueFd> MkdirAllInRoot(int root_fd, const std::string& rel, mode_t mode = 0755);
+// The mount point of a special filesystem (proc, sysfs, cgroup, ...): dest
+// must be an ordinary directory reached through no symlink at all, else
+// the error names it (runc: "must be mounted on ordinary directory"); the
+// missing parts are created. CVE-2023-27561 and its kin mounted procfs
+// wherever an image's /proc symlink pointed.
+Result<UniqueFd> PlainDirInRoot(int root_fd, const std::string& dest);
 // Makes sure dest exists inside the root as a dir (or an empty file when
 // as_file), and returns an O_PATH fd of it.
 Result<UniqueFd> EnsureTarget(int root_fd, const std::string& dest, bool as_file);
