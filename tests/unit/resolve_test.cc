@@ -6,6 +6,7 @@
 
 #include <catch2/catch.hpp>
 #include <filesystem>
+#include <fstream>
 
 #include "linux/rootfs.h"
 
@@ -68,4 +69,33 @@ TEST_CASE("missing parents are created inside the root", "[unit][mount]") {
   auto fd = sworn::linux_fs::EnsureTarget(root.get(), "/a/b/c.txt", true);
   REQUIRE(fd);
   CHECK(fs::is_regular_file(t.root() + "/a/b/c.txt"));
+}
+
+TEST_CASE("a special filesystem's mount point is never reached through a symlink", "[unit][mount]") {
+  Tree t;
+  fs::create_directories(t.root() + "/elsewhere/fs");
+  fs::create_symlink("/elsewhere", t.root() + "/proc");
+  fs::create_symlink("/elsewhere", t.root() + "/sys");
+  fs::create_symlink("/missing", t.root() + "/mq");
+  sworn::UniqueFd root(open(t.root().c_str(), O_PATH | O_DIRECTORY));
+  for (const char* dest : {"/proc", "/sys/fs/cgroup", "/mq", "/mq/sub"}) {
+    auto fd = sworn::linux_fs::PlainDirInRoot(root.get(), dest);
+    INFO(dest);
+    REQUIRE_FALSE(fd);
+    CHECK_THAT(fd.error().Message(), Catch::Contains("ordinary directory") && Catch::Contains(dest));
+  }
+  CHECK_FALSE(fs::exists(t.root() + "/missing"));
+  CHECK_FALSE(fs::exists(t.root() + "/elsewhere/fs/cgroup"));
+}
+
+TEST_CASE("a special filesystem's missing mount point is created as plain directories", "[unit][mount]") {
+  Tree t;
+  sworn::UniqueFd root(open(t.root().c_str(), O_PATH | O_DIRECTORY));
+  auto fd = sworn::linux_fs::PlainDirInRoot(root.get(), "/sys/fs/cgroup");
+  REQUIRE(fd);
+  CHECK(RealPathOfFd(fd->get()) == t.root() + "/sys/fs/cgroup");
+  { std::ofstream(t.root() + "/etc/regular") << "x"; }
+  auto notdir = sworn::linux_fs::PlainDirInRoot(root.get(), "/etc/regular");
+  REQUIRE_FALSE(notdir);
+  CHECK_THAT(notdir.error().Message(), Catch::Contains("not a directory"));
 }
