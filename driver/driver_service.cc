@@ -56,6 +56,8 @@ pb::FingerprintResponse TakeFingerprint(const PluginState& ps) {
     return r;
   }
   attr("path").set_string_val(sworn);
+  // As Nomad's own drivers: driver.<name> = true once detected (constraints use it).
+  (*r.mutable_attributes())["driver.sworn"].set_bool_val(true);
   if (geteuid() != 0) {
     r.set_health(pb::FingerprintResponse::UNHEALTHY);
     r.set_health_description("driver must run as root");
@@ -72,6 +74,16 @@ pb::FingerprintResponse TakeFingerprint(const PluginState& ps) {
 grpc::Status DriverService::TaskConfigSchema(Ctx*, const pb::TaskConfigSchemaRequest*,
                                              pb::TaskConfigSchemaResponse* r) {
   *r->mutable_spec() = TaskConfigSpec();
+  return grpc::Status::OK;
+}
+
+// Nomad 2.0.4+. Init follows SetConfig (or a reattach); nothing is left to
+// do. Shutdown comes at agent or plugin cleanup: the tasks must outlive it
+// (the next agent recovers them), so it only logs.
+grpc::Status DriverService::Init(Ctx*, const pb::InitRequest*, pb::InitResponse*) { return grpc::Status::OK; }
+
+grpc::Status DriverService::Shutdown(Ctx*, const pb::ShutdownRequest*, pb::ShutdownResponse*) {
+  hclog::Info("driver shutdown requested; tasks keep running", {});
   return grpc::Status::OK;
 }
 

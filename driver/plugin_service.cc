@@ -6,6 +6,7 @@
 #include "driver/hclog.h"
 #include "driver/schema.h"
 #include "driver/services.h"
+#include "driver/stats.h"
 #include "google/rpc/status.pb.h"
 #include "plugins/shared/structs/proto/recoverable_error.pb.h"
 
@@ -104,6 +105,21 @@ grpc::Status BaseService::SetConfig(grpc::ServerContext*, const basepb::SetConfi
   }
 }
 
+namespace {
+
+// Nomad's numalib: TotalCompute (the override, else the sum of each core's
+// base, else max, else guessed MHz) over NumCores, as exec2 sizes cpu.max.
+double TopologyCoreMhz(const basepb::ClientTopology& t) {
+  if (t.cores_size() == 0) return 0;
+  uint64_t total = t.override_total_compute();
+  if (total == 0)
+    for (const auto& c : t.cores())
+      total += c.base_speed() ? c.base_speed() : c.max_speed() ? c.max_speed() : c.guess_speed();
+  return static_cast<double>(total) / t.cores_size();
+}
+
+}  // namespace
+
 grpc::Status BaseService::Configure(const basepb::SetConfigRequest& r) {
   const auto* req = &r;
   auto cty = bundle::DecodeCtyMsgpack(req->msgpack_config(), "plugin config");
@@ -114,7 +130,11 @@ grpc::Status BaseService::Configure(const basepb::SetConfigRequest& r) {
   if (sworn.empty() && !c->sworn_path.empty())
     return ToStatus(FieldError("plugin config: sworn_path", c->sworn_path + (c->sworn_path.find('/') == std::string::npos ? " is not in PATH" : " is not an executable file")));
   // Validation launches (no nomad_config) must not touch the host.
-  if (req->has_nomad_config()) hclog::Info("configured", {{"sworn", sworn}, {"state_dir", c->state_dir}});
+  if (req->has_nomad_config()) {
+    hclog::Info("configured", {{"sworn", sworn}, {"state_dir", c->state_dir}});
+    const auto& d = req->nomad_config().driver();
+    if (d.has_topology()) SetTopologyCoreMhz(TopologyCoreMhz(d.topology()));
+  }
   ps_.Set(std::move(*c), std::move(sworn));
   return grpc::Status::OK;
 }

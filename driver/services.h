@@ -98,6 +98,8 @@ class DriverService final : public DriverBase {
       grpc::CallbackServerContext*) override;
   grpc::Status CreateNetwork(Ctx*, const pb::CreateNetworkRequest*, pb::CreateNetworkResponse*) override;
   grpc::Status DestroyNetwork(Ctx*, const pb::DestroyNetworkRequest*, pb::DestroyNetworkResponse*) override;
+  grpc::Status Init(Ctx*, const pb::InitRequest*, pb::InitResponse*) override;
+  grpc::Status Shutdown(Ctx*, const pb::ShutdownRequest*, pb::ShutdownResponse*) override;
 
  private:
   PluginState& ps_;

@@ -1,5 +1,6 @@
 #include "driver/stats.h"
 
+#include <atomic>
 #include <fstream>
 #include <string>
 
@@ -36,7 +37,14 @@ void FillMemory(const nlohmann::json& m, pb::MemoryUsage* out) {
 
 }  // namespace
 
+namespace {
+std::atomic<double> topology_mhz{0};
+}  // namespace
+
+void SetTopologyCoreMhz(double mhz) { topology_mhz.store(mhz > 0 ? mhz : 0); }
+
 double CoreMhz() {
+  if (double t = topology_mhz.load(); t > 0) return t;
   static const double mhz = [] {
     std::ifstream in("/proc/cpuinfo");
     std::string line;

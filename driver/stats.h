@@ -23,7 +23,10 @@ class UsageSampler {
   std::chrono::steady_clock::time_point at_;
 };
 
-// MHz of one core, from /proc/cpuinfo (0 if unknown).
+// MHz of one core: the client's topology when SetConfig sent one (Nomad
+// 1.7+), else /proc/cpuinfo's "cpu MHz" (0 if unknown).
 double CoreMhz();
+// From SetConfig: TotalCompute / NumCores of the client's topology; 0 = none.
+void SetTopologyCoreMhz(double mhz);
 
 }  // namespace sworn::driver

@@ -162,12 +162,16 @@ def cgroup_tree(parent):
     return out
 
 
-def remove_test_cgroups():
+def remove_test_cgroups(tag=None):
     """Kill what is in /sys/fs/cgroup/*/sworn-nomadtest-* and remove the dirs,
-    deepest first.  Returns the dirs that survive."""
+    deepest first.  Returns the dirs that survive.  With tag (one suite's
+    parent name), only <tag> and <tag>-*: suites running at the same time
+    must not kill each other's tasks."""
     left = []
     for top in CGROUP_ROOT.glob(f"*/{CGROUP_PREFIX}*"):
         if "process_api" in str(top) or not top.is_dir():
+            continue
+        if tag and top.name != tag and not top.name.startswith(tag + "-"):
             continue
         dirs = sorted([top, *[p for p in top.rglob("*") if p.is_dir()]], key=lambda p: -len(p.parts))
         for _ in range(30):

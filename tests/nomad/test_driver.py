@@ -32,6 +32,8 @@ import driver_cases  # noqa: E402
 import driver_cases_more  # noqa: E402
 import driver_cases_recovery  # noqa: E402
 import driver_cases_config  # noqa: E402
+import driver_cases_exec  # noqa: E402
+import driver_cases_v17  # noqa: E402
 
 
 
@@ -161,7 +163,7 @@ class Suite:
             problems.append(f"processes naming {self.base} survive the plugin: {sorted(stray)}")
         for pid in stray:
             nl.kill(pid)
-        left = nl.remove_test_cgroups()
+        left = nl.remove_test_cgroups(self.cgroup_parent.strip("/"))
         if left:
             problems.append(f"cgroups could not be removed: {left}")
         if self.args.keep:
@@ -174,7 +176,7 @@ class Suite:
 # ---------------------------------------------------------------- launch and configuration (§5.0 order)
 
 PLUGIN_KEYS = {"sworn_path", "state_dir", "chroot_env", "allow_caps", "default_pid_mode", "default_ipc_mode",
-               "allow_host_pid", "allow_host_ipc", "cgroup_parent"}
+               "allow_host_pid", "allow_host_ipc", "cgroup_parent", "default_user"}
 TASK_KEYS = {"command", "args", "promises", "unveil", "unveil_tcp", "importance", "penalty", "cap_add", "cap_drop",
              "pid_mode", "ipc_mode", "work_dir", "filesystem"}
 GO_VERSION = r"^v?\d+(\.\d+)*(-[0-9A-Za-z.-]+)?(\+[0-9A-Za-z.-]+)?$"
@@ -343,7 +345,7 @@ def main():
         suite.pb = nl.PB(args.proto_dir, suite.base / "pb")
         *body, last = driver_cases.CASES
         assert last[0] == "streams_and_logs"  # it shuts the plugin down: the more cases go before it
-        cases = [(n, f, True) for n, f in SETUP] + [(n, f, False) for n, f in body + driver_cases_more.CASES + driver_cases_config.CASES + driver_cases_recovery.CASES + [last]]
+        cases = [(n, f, True) for n, f in SETUP] + [(n, f, False) for n, f in body + driver_cases_more.CASES + driver_cases_config.CASES + driver_cases_recovery.CASES + driver_cases_v17.CASES + driver_cases_exec.CASES + [last]]
         for name, fn, essential in cases:
             if essential or not args.select or args.select in name:
                 outcomes.append(run_case(name, fn, suite))
