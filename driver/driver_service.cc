@@ -120,6 +120,7 @@ grpc::Status DriverService::RecoverTask(Ctx*, const pb::RecoverTaskRequest* req,
     hclog::Error("RecoverTask failed", {{"task_id", req->handle().config().id()}, {"error", ok.error().Message()}});
     return ToStatus(ok.error());
   }
+  if (!*ok) return grpc::Status::OK;  // already recovered: one event per task, not per call
   pb::DriverTaskEvent e;
   e.set_task_id(req->handle().config().id());
   e.set_alloc_id(req->handle().config().alloc_id());
@@ -174,11 +175,12 @@ grpc::Status DriverService::ExecTask(Ctx*, const pb::ExecTaskRequest* req, pb::E
   auto t = tm_.Find(req->task_id());
   if (!t) return NotFound(req->task_id());
   if (t->Exited()) return ToStatus(MakeError(Errc::kBadState, "task " + req->task_id() + " has exited"));
-  auto o = RunExec(t->rec, {req->command().begin(), req->command().end()}, DurationMs(req->timeout()));
+  auto o = RunExec(t->rec, {req->command().begin(), req->command().end()}, DurationMs(req->timeout()), tm_.Sessions());
   if (!o) return ToStatus(o.error());
   r->set_stdout(o->out);
   r->set_stderr(o->err);
   r->mutable_result()->set_exit_code(o->exit_code);
+  r->mutable_result()->set_signal(o->signal);
   return grpc::Status::OK;
 }
 

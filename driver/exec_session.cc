@@ -1,20 +1,25 @@
 #include "driver/exec_session.h"
 
 #include <fcntl.h>
+#include <malloc.h>
 #include <poll.h>
 #include <signal.h>
 #include <spawn.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
+#include <sys/eventfd.h>
 #include <sys/un.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <chrono>
 #include <cstring>
 #include <filesystem>
 
+#include "container/container.h"
 #include "core/unix_socket.h"
+#include "driver/hclog.h"
 
 extern char** environ;
 
@@ -63,8 +68,9 @@ Result<UniqueFd> ReceiveMaster(ConsoleSocket& s, int pidfd) {
   return RecvFd(conn.get(), s.path);
 }
 
-std::vector<std::string> ExecArgs(const TaskRecord& r, const std::vector<std::string>& command, const std::string& console) {
-  std::vector<std::string> a = {r.sworn, "--root", r.state_root, "exec"};
+std::vector<std::string> ExecArgs(const TaskRecord& r, const std::vector<std::string>& command, const std::string& console,
+                                  const std::string& cgroup) {
+  std::vector<std::string> a = {r.sworn, "--root", r.state_root, "exec", "--cgroup", cgroup};
   if (!console.empty()) a.insert(a.end(), {"--tty", "--console-socket", console});
   a.push_back(r.container_id);
   a.insert(a.end(), command.begin(), command.end());
@@ -102,72 +108,165 @@ Result<pid_t> Spawn(std::vector<std::string> args, int in, int out, int err) {
 
 }  // namespace
 
+void ExecProcess::Signal(int sig) {
+  std::lock_guard l(mu_);
+  cg.Signal(sig);
+}
+
+void ExecProcess::Kill() {
+  std::lock_guard l(mu_);
+  cg.Signal(SIGKILL);
+  // Through the pidfd: the pid itself may already be reaped and reused.
+  if (pidfd) syscall(SYS_pidfd_send_signal, pidfd.get(), SIGKILL, nullptr, 0);
+}
+
 void ExecProcess::Reap() {
   if (pid > 0) {
-    kill(pid, SIGKILL);
+    Kill();
     Wait();
   }
+  std::lock_guard l(mu_);
+  if (auto r = cg.Destroy(); !r) hclog::Error("exec session cleanup", {{"error", r.error().Message()}});
 }
 
 int ExecProcess::Wait() {
-  if (pid <= 0) return 255;
+  if (pid <= 0) return code_ < 0 ? 255 : code_;
   int status = 0;
   while (waitpid(pid, &status, 0) < 0)
     if (errno != EINTR) return 255;
   pid = -1;
-  if (WIFEXITED(status)) return WEXITSTATUS(status);
-  return WIFSIGNALED(status) ? 128 + WTERMSIG(status) : 255;
+  if (WIFEXITED(status)) code_ = WEXITSTATUS(status);
+  else code_ = WIFSIGNALED(status) ? 128 + WTERMSIG(status) : 255;
+  return code_;
 }
 
-Result<ExecProcess> SpawnExec(const TaskRecord& r, const std::vector<std::string>& command, bool tty) {
+Result<std::unique_ptr<ExecProcess>> SpawnExec(const TaskRecord& r, const std::vector<std::string>& command, bool tty) {
   if (command.empty()) return Fail(FieldError("command", "empty"));
-  ExecProcess p;
+  static std::atomic<uint64_t> counter{0};
+  auto info = SWORN_TRY(container::Inspect(r.state_root, r.container_id));
+  auto p = std::make_unique<ExecProcess>();
+  p->cg = SWORN_TRY(SessionCgroup::Create(info.st.cgroup_dirs, std::to_string(getpid()) + "-" + std::to_string(++counter)));
+  auto start = [&](int in, int out, int err, const std::string& console) -> Result<void> {
+    p->pid = SWORN_TRY(Spawn(ExecArgs(r, command, console, p->cg.Flag()), in, out, err));
+    p->pidfd = UniqueFd(static_cast<int>(syscall(SYS_pidfd_open, p->pid, 0)));
+    return {};
+  };
   if (tty) {
     ConsoleSocket cs;
     SWORN_TRY(Listen(cs));
     UniqueFd null(open("/dev/null", O_RDWR | O_CLOEXEC));
-    p.pid = SWORN_TRY(Spawn(ExecArgs(r, command, cs.path), null.get(), null.get(), null.get()));
-    p.pidfd = UniqueFd(static_cast<int>(syscall(SYS_pidfd_open, p.pid, 0)));
-    p.master = SWORN_TRY(ReceiveMaster(cs, p.pidfd.get()));
+    SWORN_TRY(start(null.get(), null.get(), null.get(), cs.path));
+    p->master = SWORN_TRY(ReceiveMaster(cs, p->pidfd.get()));
     return p;
   }
   auto in = SWORN_TRY(MakePipe()), out = SWORN_TRY(MakePipe()), err = SWORN_TRY(MakePipe());
-  p.pid = SWORN_TRY(Spawn(ExecArgs(r, command, ""), in.r.get(), out.w.get(), err.w.get()));
-  p.pidfd = UniqueFd(static_cast<int>(syscall(SYS_pidfd_open, p.pid, 0)));
-  p.in = std::move(in.w), p.out = std::move(out.r), p.err = std::move(err.r);
+  SWORN_TRY(start(in.r.get(), out.w.get(), err.w.get(), ""));
+  p->in = std::move(in.w), p->out = std::move(out.r), p->err = std::move(err.r);
   return p;
 }
 
-Result<ExecOutput> RunExec(const TaskRecord& r, const std::vector<std::string>& command, int64_t timeout_ms) {
-  auto p = SWORN_TRY(SpawnExec(r, command, false));
-  p.in.reset();
-  ExecOutput o;
-  auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(timeout_ms);
-  bool killed = false;
-  while (p.out || p.err) {
-    pollfd fds[2] = {{p.out.get(), POLLIN, 0}, {p.err.get(), POLLIN, 0}};
-    int wait = -1;
-    if (timeout_ms > 0 && !killed)
-      wait = static_cast<int>(std::max<int64_t>(0, std::chrono::duration_cast<std::chrono::milliseconds>(
-                                                       deadline - std::chrono::steady_clock::now()).count()));
-    int n = poll(fds, 2, wait);
-    if (n == 0) {  // timed out: sworn exec forwards SIGTERM, then give up on it
-      kill(p.pid, SIGTERM);
-      killed = true;
-      continue;
+namespace {
+
+constexpr size_t kMaxCaptured = 1 << 20;  // per stream; the rest is read and dropped
+constexpr auto kKillGrace = std::chrono::milliseconds(1000);
+
+// Reads both pipes until EOF, the deadline or `stop`; escalates at the
+// deadline: SIGTERM to the session, SIGKILL to its tree after the grace.
+void Collect(ExecProcess& p, ExecOutput& o, int64_t timeout_ms, const std::atomic<bool>& stop, int wake) {
+  using Clock = std::chrono::steady_clock;
+  auto deadline = timeout_ms > 0 ? Clock::now() + std::chrono::milliseconds(timeout_ms) : Clock::time_point::max();
+  int stage = 0;  // 1: SIGTERM sent, 2: SIGKILL sent
+  while ((p.out || p.err) && !stop) {
+    auto now = Clock::now();
+    if (now >= deadline) {
+      o.timed_out = true;
+      if (stage == 2) break;  // something outside the session holds a pipe: stop reading
+      if (stage == 0) p.Signal(SIGTERM);
+      if (stage == 1) p.Kill();
+      o.signal = stage == 0 ? SIGTERM : SIGKILL;
+      deadline = now + (stage == 0 ? kKillGrace : std::chrono::milliseconds(500));
+      ++stage;
     }
+    int wait = deadline == Clock::time_point::max()
+                   ? -1
+                   : static_cast<int>(std::chrono::ceil<std::chrono::milliseconds>(deadline - now).count());
+    pollfd fds[3] = {{p.out.get(), POLLIN, 0}, {p.err.get(), POLLIN, 0}, {wake, POLLIN, 0}};
+    if (poll(fds, 3, wait) < 0 && errno != EINTR) break;
     UniqueFd* fdp[2] = {&p.out, &p.err};
     std::string* dst[2] = {&o.out, &o.err};
     for (int i = 0; i < 2; ++i) {
       if (!(fds[i].revents & (POLLIN | POLLHUP | POLLERR))) continue;
-      char buf[4096];
+      char buf[16384];
       ssize_t k = read(fdp[i]->get(), buf, sizeof(buf));
-      if (k > 0) dst[i]->append(buf, k);
+      if (k > 0) dst[i]->append(buf, std::min<size_t>(k, kMaxCaptured - std::min(kMaxCaptured, dst[i]->size())));
       else if (k == 0 || errno != EINTR) fdp[i]->reset();
     }
   }
-  o.exit_code = p.Wait();
+}
+
+}  // namespace
+
+Result<ExecOutput> RunExec(const TaskRecord& r, const std::vector<std::string>& command, int64_t timeout_ms,
+                           SessionRegistry& sessions) {
+  auto p = SWORN_TRY(SpawnExec(r, command, false));
+  p->in.reset();
+  std::atomic<bool> stop{false};
+  UniqueFd wake(eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK));
+  ExecProcess* raw = p.get();
+  uint64_t token = sessions.Add(r.id, [&stop, &wake, raw] {
+    stop = true;
+    uint64_t one = 1;
+    (void)!write(wake.get(), &one, sizeof(one));
+    raw->Kill();
+  });
+  ExecOutput o;
+  Collect(*p, o, timeout_ms, stop, wake.get());
+  if (o.timed_out || stop) p->Kill();
+  int code = p->Wait();
+  p->Reap();
+  sessions.Remove(token);
+  if (sessions.Count() == 0) malloc_trim(0);  // see exec_stream.cc
+  if (o.timed_out) {
+    o.exit_code = 124;  // as timeout(1) reports it: script checks go critical
+    o.err += "\nnomad-driver-sworn: exec timed out after " + std::to_string(timeout_ms) +
+             " ms; the command's processes were killed\n";
+  } else {
+    o.exit_code = code;
+    o.signal = code > 128 ? code - 128 : 0;
+  }
   return o;
+}
+
+uint64_t SessionRegistry::Add(const std::string& task_id, std::function<void()> kill) {
+  std::lock_guard l(mu_);
+  sessions_.emplace(next_, Entry{task_id, std::move(kill)});
+  return next_++;
+}
+
+void SessionRegistry::Remove(uint64_t token) {
+  std::lock_guard l(mu_);
+  sessions_.erase(token);
+  cv_.notify_all();
+}
+
+void SessionRegistry::KillTask(const std::string& task_id) {
+  std::lock_guard l(mu_);  // held: Remove waits for a kill in progress
+  for (auto& [token, e] : sessions_)
+    if (task_id.empty() || e.task_id == task_id) e.kill();
+}
+
+bool SessionRegistry::WaitEnded(const std::string& task_id, int timeout_ms) {
+  std::unique_lock l(mu_);
+  return cv_.wait_for(l, std::chrono::milliseconds(timeout_ms), [&] {
+    for (auto& [token, e] : sessions_)
+      if (task_id.empty() || e.task_id == task_id) return false;
+    return true;
+  });
+}
+
+size_t SessionRegistry::Count() {
+  std::lock_guard l(mu_);
+  return sessions_.size();
 }
 
 }  // namespace sworn::driver

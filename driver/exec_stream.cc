@@ -1,13 +1,20 @@
 // ExecTaskStreaming (`nomad alloc exec`) as a callback reactor: the call can
 // finish with OK as soon as the command's exit is sent, even while a read of
 // client input is still pending (a sync handler would have to cancel it).
-// Input (stdin, tty resizes, heartbeats) is handled in OnReadDone; a pump
-// thread turns the command's output into queued writes, one in flight at a
-// time as the callback API requires.
+//
+// One pump thread per session moves bytes both ways with backpressure: it
+// reads the command's output only while fewer than kMaxQueued messages
+// wait for the client, and it asks gRPC for the next client message only
+// once the previous stdin chunk is in the command's pipe. So a slow reader
+// or a command that does not read stdin holds a few hundred KB, never more.
+// The session (its whole process tree) ends with the call: cancel, client
+// gone, deadline, DestroyTask/StopTask or plugin shutdown.
+#include <fcntl.h>
+#include <malloc.h>
 #include <poll.h>
 #include <signal.h>
+#include <sys/eventfd.h>
 #include <sys/ioctl.h>
-#include <sys/syscall.h>
 #include <termios.h>
 
 #include <deque>
@@ -23,53 +30,53 @@ namespace {
 using Req = pb::ExecTaskStreamingRequest;
 using Resp = pb::ExecTaskStreamingResponse;
 
-void WriteAll(int fd, const std::string& data) {
-  for (size_t off = 0; fd >= 0 && off < data.size();) {
-    ssize_t n = write(fd, data.data() + off, data.size() - off);
-    if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) return;  // the command is gone: input is dropped, not an error
-    off += n;
-  }
-}
+constexpr size_t kMaxQueued = 4;
+constexpr size_t kChunk = 32 * 1024;
 
 class ExecReactor final : public grpc::ServerBidiReactor<Req, Resp> {
  public:
-  explicit ExecReactor(TaskManager& tm) : tm_(tm) { StartRead(&in_); }
+  explicit ExecReactor(TaskManager& tm) : tm_(tm), wake_(eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK)) { StartRead(&in_); }
 
   void OnReadDone(bool ok) override {
     std::lock_guard l(mu_);
     if (!ok) {  // the client closed its side, or the call is over
-      if (!proc_started_) FinishOnce(grpc::Status(grpc::StatusCode::INVALID_ARGUMENT, "the first message must be setup"));
+      if (!started_) FinishOnce(grpc::Status(grpc::StatusCode::INVALID_ARGUMENT, "the first message must be setup"));
       return;
     }
-    if (!proc_started_) {
-      Setup();
-    } else {
-      HandleInput();
+    if (!started_) return Setup();
+    if (in_.has_stdin()) {
+      pending_in_ = in_.stdin().data();
+      close_in_ = in_.stdin().close();
     }
-    if (!finished_) StartRead(&in_);
+    if (in_.has_tty_size()) {
+      resize_ = true;
+      rows_ = static_cast<unsigned short>(in_.tty_size().height());
+      cols_ = static_cast<unsigned short>(in_.tty_size().width());
+    }
+    // Anything else is the API client's empty heartbeat. The pump asks for
+    // the next message once this one is handled.
+    reading_paused_ = true;
+    Wake();
   }
 
   void OnWriteDone(bool ok) override {
     std::lock_guard l(mu_);
     writing_ = false;
-    if (!ok) {  // the client is gone: stop the command
-      Kill();
-      FinishOnce(grpc::Status(grpc::StatusCode::CANCELLED, "exec client went away"));
-      return;
-    }
+    if (!ok) return Stop(grpc::Status(grpc::StatusCode::CANCELLED, "exec client went away"));
     WriteNext();
+    Wake();  // room in the queue
   }
 
   void OnCancel() override {
     std::lock_guard l(mu_);
-    Kill();
+    Stop(grpc::Status(grpc::StatusCode::CANCELLED, "exec cancelled"));
   }
 
   void OnDone() override {
     {
       std::lock_guard l(mu_);
-      Kill();
+      stop_ = true;
+      Wake();
     }
     if (pump_.joinable()) pump_.join();
     delete this;
@@ -79,74 +86,40 @@ class ExecReactor final : public grpc::ServerBidiReactor<Req, Resp> {
   void Setup() {
     if (!in_.has_setup()) return FinishOnce(grpc::Status(grpc::StatusCode::INVALID_ARGUMENT, "the first message must be setup"));
     const auto& s = in_.setup();
-    auto t = tm_.Find(s.task_id());
-    if (!t) return FinishOnce(grpc::Status(grpc::StatusCode::NOT_FOUND, "task not found for given id: " + s.task_id()));
-    if (t->Exited()) return FinishOnce(ToStatus(MakeError(Errc::kBadState, "task " + s.task_id() + " has exited")));
-    auto p = SpawnExec(t->rec, {s.command().begin(), s.command().end()}, s.tty());
-    if (!p) return FinishOnce(ToStatus(p.error()));
-    proc_ = std::move(*p);
+    task_ = tm_.Find(s.task_id());
+    if (!task_) return FinishOnce(grpc::Status(grpc::StatusCode::NOT_FOUND, "task not found for given id: " + s.task_id()));
+    if (task_->Exited()) return FinishOnce(ToStatus(MakeError(Errc::kBadState, "task " + s.task_id() + " has exited")));
+    command_.assign(s.command().begin(), s.command().end());
     tty_ = s.tty();
-    proc_started_ = true;
-    pump_ = std::thread([this] { Pump(); });
+    started_ = true;
+    // Spawning sworn exec takes a while: not on a gRPC thread.
+    pump_ = std::thread([this] { Run(); });
+    StartRead(&in_);
   }
 
-  void HandleInput() {
-    int input = tty_ ? proc_.master.get() : proc_.in.get();
-    if (in_.has_stdin()) {
-      WriteAll(input, in_.stdin().data());
-      if (in_.stdin().close()) {
-        if (tty_)
-          WriteAll(proc_.master.get(), "\x04");  // EOF for the pty's line discipline
-        else
-          proc_.in.reset();
-      }
-    }
-    if (in_.has_tty_size() && tty_) {
-      winsize ws{};
-      ws.ws_row = static_cast<unsigned short>(in_.tty_size().height());
-      ws.ws_col = static_cast<unsigned short>(in_.tty_size().width());
-      ioctl(proc_.master.get(), TIOCSWINSZ, &ws);
-    }
-    // Anything else is the API client's empty heartbeat.
-  }
+  void Run();
+  void Pump();
+  bool ReadOutput(int fd, bool is_err, int& slot);
+  bool WriteInput(int fd);
 
-  // Command → client until both outputs end (a pty master reports EIO once
-  // the last holder of the slave is gone), then the exit code.
-  void Pump() {
-    int out = tty_ ? proc_.master.get() : proc_.out.get();
-    int err = tty_ ? -1 : proc_.err.get();
-    while (out >= 0 || err >= 0) {
-      pollfd fds[2] = {{out, POLLIN, 0}, {err, POLLIN, 0}};
-      if (poll(fds, 2, -1) < 0 && errno != EINTR) break;
-      for (int i = 0; i < 2; ++i) {
-        if (!(fds[i].revents & (POLLIN | POLLHUP | POLLERR))) continue;
-        char buf[4096];
-        ssize_t n = read(fds[i].fd, buf, sizeof(buf));
-        if (n < 0 && errno == EINTR) continue;
-        Resp r;
-        auto* io = i == 0 ? r.mutable_stdout() : r.mutable_stderr();
-        if (n > 0) {
-          io->set_data(buf, n);
-        } else {
-          io->set_close(true);
-          (i == 0 ? out : err) = -1;
-        }
-        Enqueue(std::move(r), false);
-      }
-    }
-    Resp last;
-    last.set_exited(true);
-    last.mutable_result()->set_exit_code(proc_.Wait());
-    Enqueue(std::move(last), true);
+  // With mu_ held: end the call; the pump sees stop_ and kills the session.
+  void Stop(const grpc::Status& s) {
+    stop_ = true;
+    if (proc_) proc_->Kill();
+    Wake();
+    FinishOnce(s);
   }
-
+  void Wake() {
+    uint64_t one = 1;
+    (void)!write(wake_.get(), &one, sizeof(one));
+  }
   void Enqueue(Resp r, bool last) {
     std::lock_guard l(mu_);
+    if (finished_) return;
     queue_.push_back(std::move(r));
     final_queued_ = final_queued_ || last;
     WriteNext();
   }
-
   void WriteNext() {
     if (writing_ || finished_) return;
     if (!queue_.empty()) {
@@ -158,27 +131,145 @@ class ExecReactor final : public grpc::ServerBidiReactor<Req, Resp> {
       FinishOnce(grpc::Status::OK);
     }
   }
-
   void FinishOnce(const grpc::Status& s) {
     if (finished_) return;
     finished_ = true;
     Finish(s);
   }
 
-  // Through the pidfd: the pid itself may already be reaped and reused.
-  void Kill() {
-    if (proc_started_ && proc_.pidfd) syscall(SYS_pidfd_send_signal, proc_.pidfd.get(), SIGKILL, nullptr, 0);
-  }
-
   TaskManager& tm_;
+  std::shared_ptr<Task> task_;
+  std::vector<std::string> command_;
   std::recursive_mutex mu_;  // reactions may run inline from StartWrite/Finish
+  UniqueFd wake_;            // eventfd: wakes the pump
   Req in_;
   Resp current_;
   std::deque<Resp> queue_;
-  ExecProcess proc_;
+  std::string pending_in_;   // stdin not yet in the command's pipe
+  bool close_in_ = false, resize_ = false, reading_paused_ = false;
+  unsigned short rows_ = 0, cols_ = 0;
+  std::unique_ptr<ExecProcess> proc_;
   std::thread pump_;
-  bool tty_ = false, proc_started_ = false, writing_ = false, final_queued_ = false, finished_ = false;
+  bool tty_ = false, started_ = false, writing_ = false, final_queued_ = false, finished_ = false, stop_ = false;
 };
+
+void ExecReactor::Run() {
+  auto p = SpawnExec(task_->rec, command_, tty_);
+  {
+    std::lock_guard l(mu_);
+    if (!p) return FinishOnce(ToStatus(p.error()));
+    proc_ = std::move(*p);
+    if (stop_) proc_->Kill();
+  }
+  auto& sessions = tm_.Sessions();
+  uint64_t token = sessions.Add(task_->rec.id, [this] {
+    std::lock_guard l(mu_);
+    Stop(grpc::Status(grpc::StatusCode::ABORTED, "exec session ended: the task is going away"));
+  });
+  int in = tty_ ? proc_->master.get() : proc_->in.get();
+  if (in >= 0) fcntl(in, F_SETFL, fcntl(in, F_GETFL) | O_NONBLOCK);
+  Pump();
+  bool stopped;
+  {
+    std::lock_guard l(mu_);
+    stopped = stop_;
+  }
+  if (stopped) proc_->Kill();
+  int code = proc_->Wait();
+  proc_->Reap();  // daemonized leftovers of a finished command go too
+  sessions.Remove(token);
+  // A burst of sessions leaves freed chunks in the allocator's per-thread
+  // arenas; hand them back once the last session is gone.
+  if (sessions.Count() == 0) malloc_trim(0);
+  if (stopped) return;
+  Resp last;
+  last.set_exited(true);
+  last.mutable_result()->set_exit_code(code);
+  Enqueue(std::move(last), true);
+}
+
+// Command ↔ client until both outputs end (a pty master reports EIO once
+// the last holder of the slave is gone) or the call stops.
+void ExecReactor::Pump() {
+  int out = tty_ ? proc_->master.get() : proc_->out.get();
+  int err = tty_ ? -1 : proc_->err.get();
+  int in = tty_ ? proc_->master.get() : proc_->in.get();
+  while (out >= 0 || err >= 0) {
+    bool room, input;
+    {
+      std::lock_guard l(mu_);
+      if (stop_) return;
+      room = queue_.size() < kMaxQueued;
+      if (resize_ && tty_) {
+        winsize ws{.ws_row = rows_, .ws_col = cols_, .ws_xpixel = 0, .ws_ypixel = 0};
+        ioctl(proc_->master.get(), TIOCSWINSZ, &ws);
+      }
+      resize_ = false;
+      if (reading_paused_ && (pending_in_.empty() || in < 0)) {  // this message is handled
+        pending_in_.clear();
+        if (close_in_ && in >= 0) {
+          if (tty_) {
+            (void)!write(in, "\x04", 1);  // EOF for the pty's line discipline
+          } else {
+            proc_->in.reset();
+            in = -1;
+          }
+        }
+        close_in_ = reading_paused_ = false;
+        if (!finished_) StartRead(&in_);
+      }
+      input = reading_paused_ && !pending_in_.empty();
+    }
+    pollfd fds[4] = {{wake_.get(), POLLIN, 0},
+                     {room ? out : -1, POLLIN, 0},
+                     {room ? err : -1, POLLIN, 0},
+                     {input ? in : -1, POLLOUT, 0}};
+    if (poll(fds, 4, -1) < 0 && errno != EINTR) return;
+    if (fds[0].revents) {
+      uint64_t n;
+      (void)!read(wake_.get(), &n, sizeof(n));
+    }
+    if (fds[3].revents && !WriteInput(in) && !tty_) {
+      proc_->in.reset();  // the command closed its stdin: input is dropped, not an error
+      in = -1;
+    }
+    if (fds[1].revents & (POLLIN | POLLHUP | POLLERR)) ReadOutput(out, false, out);
+    if (fds[2].revents & (POLLIN | POLLHUP | POLLERR)) ReadOutput(err, true, err);
+  }
+}
+
+// One chunk of output as one message; at EOF the close message.
+bool ExecReactor::ReadOutput(int fd, bool is_err, int& slot) {
+  char buf[kChunk];
+  ssize_t n = read(fd, buf, sizeof(buf));
+  if (n < 0 && errno == EINTR) return true;
+  Resp r;
+  auto* io = is_err ? r.mutable_stderr() : r.mutable_stdout();
+  if (n > 0) {
+    io->set_data(buf, n);
+  } else {
+    io->set_close(true);
+    slot = -1;
+  }
+  Enqueue(std::move(r), false);
+  return n > 0;
+}
+
+// Writes what the pipe takes now; false once the command cannot take input.
+bool ExecReactor::WriteInput(int fd) {
+  std::lock_guard l(mu_);
+  while (!pending_in_.empty()) {
+    ssize_t n = write(fd, pending_in_.data(), pending_in_.size());
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0 && errno == EAGAIN) return true;
+    if (n <= 0) {
+      pending_in_.clear();
+      return false;
+    }
+    pending_in_.erase(0, n);
+  }
+  return true;
+}
 
 }  // namespace
 

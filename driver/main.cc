@@ -121,9 +121,18 @@ int main() {
   });
   signals.detach();
   shutdown.WaitRequested();
-  // Tasks keep running under their supervisors; only the server goes.
-  server->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(1));
+  // go-plugin SIGKILLs a plugin that is still there 2 s after Shutdown:
+  // whatever hangs below, leave within 1 s. Tasks keep running under their
+  // supervisors; exec sessions end with the plugin (their clients go too).
   unlink(socket.c_str());
+  std::thread([] {
+    std::this_thread::sleep_for(std::chrono::milliseconds(900));
+    sworn::driver::hclog::Error("shutdown did not finish in time; exiting", {});
+    _exit(0);
+  }).detach();
+  tasks.Sessions().KillTask("");
+  if (!tasks.Sessions().WaitEnded("", 500)) sworn::driver::hclog::Error("exec sessions did not end in time", {});
+  server->Shutdown(std::chrono::system_clock::now() + std::chrono::milliseconds(200));
   // Long streams and watcher threads may still hold state: leave without
   // running destructors under them.
   fflush(stderr);

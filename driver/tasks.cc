@@ -13,6 +13,7 @@
 #include "container/container.h"
 #include "core/json_input.h"
 #include "driver/convert.h"
+#include "driver/exec_cgroup.h"
 #include "driver/clock.h"
 #include "driver/hclog.h"
 
@@ -173,7 +174,7 @@ Result<std::shared_ptr<Task>> TaskManager::Start(const pb::TaskConfig& cfg) {
   }
 }
 
-Result<void> TaskManager::Recover(const pb::TaskHandle& h) {
+Result<bool> TaskManager::Recover(const pb::TaskHandle& h) {
   try {
     return RecoverTask(h);
   } catch (const std::exception& e) {
@@ -221,14 +222,17 @@ Result<std::shared_ptr<Task>> TaskManager::StartTask(const pb::TaskConfig& cfg) 
   return t;
 }
 
-Result<void> TaskManager::RecoverTask(const pb::TaskHandle& h) {
+Result<bool> TaskManager::RecoverTask(const pb::TaskHandle& h) {
   if (h.version() < 1) return Fail(FieldError("handle.version", "a pre-0.9 handle cannot be recovered"));
   auto r = SWORN_TRY(DecodeRecord(h.driver_state()));
   std::string id = h.config().id().empty() ? r.id : h.config().id();
-  if (Find(id)) return {};
+  std::lock_guard recovering(recover_mu_);
+  if (Find(id)) return false;
   r.id = id;
   auto t = std::make_shared<Task>(r, h.config());
   if (auto sup = AdoptSupervisor(r.supervisor_pid, r.supervisor_start)) {
+    // Sessions of the previous plugin instance lost their clients with it.
+    if (auto info = container::Inspect(r.state_root, r.container_id)) RemoveStaleSessions(info->st.cgroup_dirs);
     t->Watch(std::move(*sup), watcher_);
   } else if (auto e = ReadExitFile(r.exit_file)) {
     t->MarkExited(*e);
@@ -242,7 +246,7 @@ Result<void> TaskManager::RecoverTask(const pb::TaskHandle& h) {
   std::lock_guard l(mu_);
   tasks_.emplace(id, t);
   hclog::Info("task recovered", {{"task_id", id}, {"running", t->Exited() ? "false" : "true"}});
-  return {};
+  return true;
 }
 
 std::shared_ptr<Task> TaskManager::Find(const std::string& id) const {
@@ -254,6 +258,7 @@ std::shared_ptr<Task> TaskManager::Find(const std::string& id) const {
 Result<void> TaskManager::Stop(const std::string& id, int64_t timeout_ms, const std::string& signal) {
   auto t = Find(id);
   if (!t || t->Exited()) return {};  // Nomad cannot tell "not found" apart and would retry
+  EndSessions(id);
   int sig = signal.empty() ? SIGINT : SWORN_TRY(WithContext(container::ParseSignal(signal), "signal"));
   (void)container::Kill(t->rec.state_root, t->rec.container_id, sig, false);
   if (t->Wait(nullptr, static_cast<int>(std::max<int64_t>(timeout_ms, 0)))) return {};
@@ -266,6 +271,7 @@ Result<void> TaskManager::Stop(const std::string& id, int64_t timeout_ms, const 
 Result<void> TaskManager::Destroy(const std::string& id, bool force) {
   auto t = Find(id);
   if (!t) return {};
+  EndSessions(id);
   if (!t->Exited()) {
     if (!force) return Fail(MakeError(Errc::kBadState, "task " + id + " is still running (use force)"));
     (void)container::Kill(t->rec.state_root, t->rec.container_id, SIGKILL, true);
@@ -281,6 +287,11 @@ Result<void> TaskManager::Signal(const std::string& id, const std::string& signa
   if (t->Exited()) return Fail(MakeError(Errc::kBadState, "task " + id + " has exited"));
   int sig = SWORN_TRY(WithContext(container::ParseSignal(signal), "signal"));
   return container::Kill(t->rec.state_root, t->rec.container_id, sig, false);
+}
+
+void TaskManager::EndSessions(const std::string& id) {
+  sessions_.KillTask(id);
+  if (!sessions_.WaitEnded(id, 2000)) hclog::Error("exec sessions did not end within 2 s", {{"task_id", id}});
 }
 
 void TaskManager::Forget(const std::shared_ptr<Task>& t) {

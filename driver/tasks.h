@@ -11,6 +11,7 @@
 #include <string>
 #include <thread>
 
+#include "driver/exec_registry.h"
 #include "driver/exit_watcher.h"
 #include "driver/plugin.h"
 #include "driver/supervisor.h"
@@ -71,8 +72,10 @@ class TaskManager {
  public:
   explicit TaskManager(PluginState& ps) : ps_(ps) {}
   ExitWatcher& Watcher() { return watcher_; }
+  SessionRegistry& Sessions() { return sessions_; }
   Result<std::shared_ptr<Task>> Start(const pb::TaskConfig& cfg);
-  Result<void> Recover(const pb::TaskHandle& h);
+  // True if this call adopted the task, false if it was already known.
+  Result<bool> Recover(const pb::TaskHandle& h);
   std::shared_ptr<Task> Find(const std::string& id) const;
   Result<void> Stop(const std::string& id, int64_t timeout_ms, const std::string& signal);
   Result<void> Destroy(const std::string& id, bool force);
@@ -80,10 +83,14 @@ class TaskManager {
 
  private:
   Result<std::shared_ptr<Task>> StartTask(const pb::TaskConfig& cfg);
-  Result<void> RecoverTask(const pb::TaskHandle& h);
+  Result<bool> RecoverTask(const pb::TaskHandle& h);
+  // Ends the task's exec sessions (before its cgroups go away).
+  void EndSessions(const std::string& id);
   void Forget(const std::shared_ptr<Task>& t);
   PluginState& ps_;
   ExitWatcher watcher_;
+  SessionRegistry sessions_;
+  std::mutex recover_mu_;  // a RecoverTask at a time: two of one task adopt it once
   mutable std::mutex mu_;
   std::map<std::string, std::shared_ptr<Task>> tasks_;
 };
