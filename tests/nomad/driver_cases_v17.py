@@ -232,6 +232,41 @@ def case_v17_agent_restart_v2(t, s):
     agent_restart(t, s, "v2")
 
 
+def memory_unlimited(t, s, name):
+    need(t, s)
+    lay = layout(t, s, name)
+    run = s.task(t, "nomax", SH, ["-c", f"echo ready; {LOOP}"], memory_mb=64)
+    run.tc.resources.allocated_resources.memory.memory_max_mb = -1
+    run.tc.resources.linux_resources.cpuset_cgroup = lay.prestart(run.alloc, False)
+    run.cores = ""
+    s.start(t, run)
+    t.require(run.alloc.stdout.wait_for("ready"), f"task did not start: {run.alloc.stderr.text()!r}")
+    cg = n17.proc_cgroups(task_pid(t, s, run))
+    if "memory" in cg:
+        d = n17.CG / "memory" / cg["memory"].lstrip("/")
+        hard, low = n17.read(d / "memory.limit_in_bytes"), n17.read(d / "memory.soft_limit_in_bytes")
+        t.expect(hard is not None and int(hard) >= 1 << 62, f"v1 memory.limit_in_bytes {hard}, want unlimited")
+    else:
+        d = n17.CG / cg[""].lstrip("/")
+        hard, low = n17.read(d / "memory.max"), n17.read(d / "memory.low")
+        t.expect(hard == "max", f"memory.max {hard}, want max")
+    t.expect(low == str(64 << 20), f"{d}: reservation {low}, want memory_mb 64 MiB")
+    stop_file(run)
+    s.wait(t, run)
+    destroy17(t, s, lay, run)
+
+
+def case_v17_memory_max_unlimited_v1(t, s):
+    """Nomad 2.0's memory_max = -1: no hard limit, memory_mb reserved (v1:
+    soft limit), as exec writes it."""
+    memory_unlimited(t, s, "v1")
+
+
+def case_v17_memory_max_unlimited_v2(t, s):
+    """The same in a 1.7+ v2 share scope (memory.max = max, memory.low)."""
+    memory_unlimited(t, s, "v2")
+
+
 def case_v17_cgroups_off(t, s):
     """Cgroups off on a 1.7+ client: cpuset_cgroup is still filled with a
     v2 scope path nobody made. The task runs."""
