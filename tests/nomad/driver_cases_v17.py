@@ -6,7 +6,6 @@ dynamic host volume, the 2.0.4 Init/Shutdown RPCs, read-only /alloc/logs,
 the default user and nice, and cpuset_cgroup paths the plugin must refuse.
 Each case asserts what the task sees (/proc/self/status, its uid, nice) or
 what Nomad's own cgroup files hold."""
-import json
 import os
 import time
 from pathlib import Path
@@ -97,6 +96,35 @@ def case_v17_reserved_cores_v2(t, s):
     """1.7+ on cgroup v2: the task runs in reserve.slice/<alloc>.<task>.scope
     pinned to its own cores, not every alloc's."""
     reserved_cores(t, s, "v2")
+
+
+def case_v16_reserved_cores_v1(t, s):
+    """Nomad 1.6 on cgroup v1, for comparison: its cpuset manager makes
+    <parent>/reserved/<alloc>-<task> holding the reserved cores and passes
+    it; the task is pinned to them in a cgroup of its own."""
+    need(t, s)
+    share, reserve = two_cores(t)
+    if not s.cpuset:
+        raise nl.Skip("no v1 cpuset hierarchy (or --no-cpuset)")
+    parent = Path(s.cpuset).parent
+    reserved = parent / "reserved"
+    run = s.task(t, "pinned16", SH, ["-c", f"{SELF}; echo DONE"])
+    mine = reserved / f"{run.alloc.id}-{run.alloc.task}"
+    for d, cpus in ((reserved, reserve), (mine, reserve)):
+        d.mkdir(exist_ok=True)
+        n17.write(d / "cpuset.mems", n17.read(parent / "cpuset.mems"))
+        n17.write(d / "cpuset.cpus", cpus)
+    run.tc.resources.linux_resources.cpuset_cgroup = str(mine)
+    run.tc.resources.linux_resources.cpuset_cpus = reserve
+    s.start(t, run)
+    got, lines = ran(t, s, run)
+    t.expect(got[0] == 0 and value(lines, "Cpus_allowed_list") == reserve,
+             f"1.6 v1 reserved: exit {got}, cpus {value(lines, 'Cpus_allowed_list')}, want {reserve}")
+    s.finish(run)
+    t.expect(mine.is_dir() and n17.read(mine / "cpuset.cpus") == reserve,
+             f"1.6's reserved cpuset {mine} was changed or removed by the driver")
+    for d in (mine, reserved):
+        d.rmdir()
 
 
 def shared_task(t, s, name):
