@@ -111,6 +111,7 @@ Result<Created> Create(const std::string& root, const CreateOptions& o) {
   auto resources = SWORN_TRY(cgroup::ParseResources(spec.linux.resources));
   auto sandbox = SWORN_TRY(PrepareSandbox(root, spec.annotations, spec.root_path, *spec.process,
                                           (plan.clone_flags & CLONE_NEWPID) != 0));
+  auto pid1 = SWORN_TRY(Pid1For(sandbox.spec, spec.linux));
   // Device rules always apply, as in runc: without them a container with
   // CAP_MKNOD could open the host's disks. linux.devices are allowed unless
   // the spec's rules deny them.
@@ -167,6 +168,7 @@ Result<Created> Create(const std::string& root, const CreateOptions& o) {
   auto dmz = SWORN_TRY(TrampolineFor(seccomp));
   dmz.AttachTo(req);
   sandbox.AttachTo(req);
+  req.pid1_fd = pid1.get();
 
   Spawned child;
   {

@@ -11,6 +11,7 @@
 #include "core/log.h"
 #include "core/sys.h"
 #include "core/unix_socket.h"
+#include "pid1/pid1.h"
 #include "security/dmz.h"
 #include "security/pledge_cache.h"
 #include "security/sandbox.h"
@@ -188,11 +189,23 @@ Result<SandboxSetup> PrepareSandbox(const std::string& root, const std::map<std:
   SandboxSetup s;
   s.spec = SWORN_TRY(security::ParseSandbox(annotations));
   for (const auto& w : s.spec.warnings) log::Warn(w);
+  // Under sworn.init the program is pid 2: its kill-self rules keep the
+  // placeholder, which sworn-dmz replaces with its pid.
+  bool pid_one = self_pid_one && !s.spec.init;
   if (s.spec.promises)
     s.pledge = SWORN_TRY(
-        security::CachedCompilePledge(s.spec, EntrypointIsDynamic(rootfs, p), self_pid_one, root + "/@cache"));
+        security::CachedCompilePledge(s.spec, EntrypointIsDynamic(rootfs, p), pid_one, root + "/@cache"));
   s.repledge = SWORN_TRY(RepledgeFor(s.pledge));
   return s;
+}
+
+Result<UniqueFd> Pid1For(const security::SandboxSpec& s, const spec::Linux& linux) {
+  if (!s.init) return UniqueFd();
+  const spec::Namespace* pid = linux.Find(spec::NsType::kPid);
+  if (!pid || !pid->path.empty())
+    return Fail(FieldError("annotations.sworn.init", "a PID 1 of our own needs a new pid namespace (linux.namespaces "
+                                                     "has no \"pid\" entry, or joins one by path)"));
+  return pid1::SealedInit();
 }
 
 // Every container process is exec'd through sworn-dmz, so that its

@@ -85,6 +85,10 @@ struct Trampoline {
 };
 Result<Trampoline> TrampolineFor(const security::BpfProgram& seccomp);
 
+// The sealed sworn-init for sworn.init (empty without it); refused unless
+// the container has a pid namespace of its own.
+Result<UniqueFd> Pid1For(const security::SandboxSpec& s, const spec::Linux& linux);
+
 // When pledged: the pledge filter the trampoline loads and, for a dynamic
 // entrypoint, the repledge preload holding the after-startup filter, as
 // sealed memfds.

@@ -13,6 +13,7 @@
 #include "core/log.h"
 #include "core/sys.h"
 #include "linux/creds.h"
+#include "pid1/pid1.h"
 #include "linux/rootfs.h"
 #include "process/final_exec.h"
 #include "process/hooks.h"
@@ -131,7 +132,7 @@ Result<std::optional<security::LandlockPlan>> PlanSandbox(const security::Sandbo
   // /proc/PID/{mem,fd,exe}: we still hold the runtime's fds.
   prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
   std::vector<int> keep = {r.sync->fd(),  r.fifo_fd,          r.exec_done_fd,        r.console_fd,
-                           r.dmz_fd,      r.repledge_so_fd,   r.pledge_prog_fd};
+                           r.dmz_fd,      r.repledge_so_fd,   r.pledge_prog_fd,      r.pid1_fd};
   for (const auto& j : r.joins) keep.push_back(j.fd.get());
   CloseFdsExcept(3 + r.preserve_fds, keep);
   // kGo carries our pid as the runtime's namespace sees it, for hooks.
@@ -155,6 +156,10 @@ Result<std::optional<security::LandlockPlan>> PlanSandbox(const security::Sandbo
   r.hook_state["status"] = "created";
   if (auto ok = RunHooks(r.spec->hooks.start_container, "startContainer", r.hook_state.dump()); !ok)
     ChildFail(nullptr, ok.error());
+  // sworn.init: we stay behind as PID 1 (sworn-init); the program goes on.
+  if (r.pid1_fd >= 0)
+    if (auto ok = pid1::ForkProgram(r.pid1_fd, r.spec->process->user, r.spec->process->terminal); !ok)
+      ChildFail(nullptr, ok.error());
   ChildFail(nullptr, ExecProcess(*r.spec->process, r.spec->process->env, plan));
 }
 

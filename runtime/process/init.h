@@ -44,6 +44,7 @@ struct InitRequest {
   bool dmz_by_path = false;          // execve /proc/self/fd/N: the profile denies execveat
   int repledge_so_fd = -1;           // preload for a dynamic pledged entrypoint
   int pledge_prog_fd = -1;           // the pledge filter, loaded by sworn-dmz
+  int pid1_fd = -1;                  // sealed sworn-init (sworn.init), or -1
   const security::SandboxSpec* sandbox = nullptr;      // sworn.* annotations
   const security::PledgeProgram* pledge = nullptr;     // compiled by the parent
 };

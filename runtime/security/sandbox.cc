@@ -14,7 +14,7 @@ using nlohmann::json;
 
 constexpr const char* kKnownKeys[] = {"sworn.pledge.promises", "sworn.pledge.penalty", "sworn.unveil",
                                       "sworn.unveil.tcp",      "sworn.unveil.scope",   "sworn.unveil.auto",
-                                      "sworn.landlock.compat",
+                                      "sworn.landlock.compat", "sworn.init",
                                       // written by sworn into the state: what Landlock could not enforce
                                       "sworn.landlock.warnings"};
 
@@ -115,6 +115,11 @@ Result<SandboxSpec> ParseSandbox(const std::map<std::string, std::string>& a) {
     s.penalty = it->second == "kill" ? Penalty::kKill : Penalty::kEperm;
   }
   SWORN_TRY(ParseUnveilKeys(a, s));
+  if (auto it = a.find("sworn.init"); it != a.end()) {
+    if (it->second != "true" && it->second != "false")
+      return Fail(FieldError("annotations.sworn.init", "expected true or false, got \"" + it->second + "\""));
+    s.init = it->second == "true";
+  }
   return s;
 }
 

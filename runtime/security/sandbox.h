@@ -7,6 +7,8 @@
 //   sworn.unveil.scope      "none" turns off signal/abstract-socket scoping (ABI >= 6)
 //   sworn.unveil.auto       true (default) | false: unveil what the entrypoint needs to start
 //   sworn.landlock.compat   best-effort (default) | hard
+//   sworn.init              true | false (default): a minimal PID 1 that forwards
+//                           signals and reaps (needs a new pid namespace)
 //
 // Validated at create (unknown sworn.* keys included) before anything is made;
 // compiled in the parent; unveil paths are opened by the init inside the
@@ -31,6 +33,7 @@ struct SandboxSpec {
   Penalty penalty = Penalty::kEperm;
   std::optional<LandlockPolicy> unveil;               // nullopt: no Landlock
   bool auto_unveil = true;
+  bool init = false;                                  // sworn.init: a minimal PID 1 (runtime/pid1)
   std::vector<std::string> warnings;                  // e.g. the deprecated "thread"
 
   bool active() const { return promises || unveil; }
