@@ -1,9 +1,12 @@
 // The spec's mounts, mounted in order inside the rootfs.
+#include <climits>
 #include <dirent.h>
 #include <fcntl.h>
+#include <linux/magic.h>
 #include <linux/mount.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
+#include <sys/statfs.h>
 #include <sys/statvfs.h>
 #include <unistd.h>
 
@@ -56,6 +59,50 @@ Result<void> FinishMount(RootfsContext& ctx, const spec::Mount& m, bool remount)
   return {};
 }
 
+std::string Readlink(const std::string& link) {
+  char buf[PATH_MAX];
+  ssize_t n = readlink(link.c_str(), buf, sizeof(buf) - 1);
+  return n < 0 ? std::string() : std::string(buf, static_cast<size_t>(n));
+}
+
+// Where fd is, as a path inside the root ("" when it is not under it).
+std::string InRootPath(const RootfsContext& ctx, int fd) {
+  std::string root = Readlink(FdPath(ctx.root_fd.get())), at = Readlink(FdPath(fd));
+  if (root.empty() || at.empty()) return "";
+  if (root == "/") return at;
+  if (at == root) return "/";
+  return StartsWith(at, root + "/") ? at.substr(root.size()) : "";
+}
+
+bool IsProcRoot(const std::string& source) {
+  struct statfs fs;
+  struct stat st;
+  return statfs(source.c_str(), &fs) == 0 && fs.f_type == PROC_SUPER_MAGIC && stat(source.c_str(), &st) == 0 &&
+         st.st_ino == 1;
+}
+
+// runc's checkProcMount, on where the target really is: over /proc only a
+// procfs (fresh, or a bind of a procfs root), and inside /proc only the
+// files lxcfs emulates. Anything else could cover a mask, or hand the
+// runtime's later steps (which trust /proc/self) a fake.
+Result<void> CheckProcDestination(const RootfsContext& ctx, const spec::Mount& m, int target_fd) {
+  static const char* const kLxcfs[] = {"/proc/cpuinfo", "/proc/diskstats", "/proc/meminfo", "/proc/stat",
+                                       "/proc/swaps",   "/proc/uptime",    "/proc/loadavg", "/proc/slabinfo",
+                                       "/proc/net/dev", "/proc/sys/kernel/ns_last_pid"};
+  std::string at = InRootPath(ctx, target_fd);
+  if (at == "/proc") {
+    if (m.bind ? IsProcRoot(m.source) : m.type == "proc") return {};
+    return Fail(MakeError(Errc::kInvalidArgument, m.destination + ": only a procfs (a new one, or the root of one "
+                                                  "bound) may be mounted over /proc; got " +
+                                                  (m.bind ? "a bind of " + m.source : "type " + m.type)));
+  }
+  if (!StartsWith(at, "/proc/")) return {};
+  for (const char* ok : kLxcfs)
+    if (m.destination == ok || at == ok) return {};
+  return Fail(MakeError(Errc::kInvalidArgument, m.destination + ": cannot be mounted inside /proc (it is at " + at +
+                                                "); only files lxcfs emulates may be"));
+}
+
 Result<void> CopyTree(int from, int to);
 
 // Copies the directory under a tmpfs mount into it ("tmpcopyup").
@@ -106,12 +153,14 @@ Result<void> MountBind(RootfsContext& ctx, const spec::Mount& m) {
   struct stat st;
   if (stat(m.source.c_str(), &st) < 0) return Fail(SysError("bind mount source: stat", m.source));
   auto target = SWORN_TRY(EnsureTarget(ctx.root_fd.get(), m.destination, !S_ISDIR(st.st_mode)));
+  SWORN_TRY(CheckProcDestination(ctx, m, target.get()));
   SWORN_TRY(DoMount(m.source, target.get(), m.destination, nullptr, MS_BIND | (m.flags & MS_REC), ""));
   return FinishMount(ctx, m, true);
 }
 
 Result<void> MountTmpfs(RootfsContext& ctx, const spec::Mount& m) {
   auto target = SWORN_TRY(EnsureTarget(ctx.root_fd.get(), m.destination, false));
+  SWORN_TRY(CheckProcDestination(ctx, m, target.get()));
   UniqueFd below;
   if (m.tmpcopyup) below.reset(openat(target.get(), ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC));
   unsigned long flags = m.flags & ~kPropagationMask;
@@ -194,6 +243,7 @@ Result<void> MountOne(RootfsContext& ctx, const spec::Mount& m) {
   std::string type = m.type == "cgroup" ? "cgroup2" : m.type;
   auto target = IsSpecialFs(type) ? SWORN_TRY(PlainDirInRoot(ctx.root_fd.get(), m.destination))
                                   : SWORN_TRY(EnsureTarget(ctx.root_fd.get(), m.destination, false));
+  SWORN_TRY(CheckProcDestination(ctx, m, target.get()));
   std::string src = m.source.empty() ? type : m.source;
   auto r = DoMount(src, target.get(), m.destination, type.c_str(), m.flags & ~kPropagationMask, m.data);
   // sysfs cannot be mounted in a user namespace that does not own the

@@ -170,3 +170,41 @@ def case_no_pivot_nested_userns_cannot_mount_proc(t):
     _, res = t.run(t.config(["/bin/sh", "-c", "cat /proc/self/comm; ls /sys/kernel >/dev/null && echo sys-ok"]),
                    "--no-pivot")
     t.expect(res.rc == 0 and res.out.split() == ["cat", "sys-ok"], f"--no-pivot /proc, /sys: {res.out!r}")
+
+
+def case_proc_mount_destinations(t):
+    """runc's checkProcMount: over /proc only a procfs, inside /proc only the
+    files lxcfs emulates; the error names the destination."""
+    fake = t.ws.base / f"fakeproc-{t.name}"
+    fake.mkdir()
+    (fake / "meminfo").write_text("MemTotal: 42 kB\n")
+    t.on_cleanup(lambda: __import__("shutil").rmtree(fake, ignore_errors=True))
+    bad = [("bind-over-proc", "/proc", {"destination": "/proc", "type": "bind", "source": str(fake),
+                                          "options": ["rbind"]}, "only a procfs"),
+           ("tmpfs-in-proc", "/proc/sys", {"destination": "/proc/sys", "type": "tmpfs", "source": "tmpfs",
+                                           "options": []}, "inside /proc"),
+           ("bind-proc-self", "/proc/self/attr", {"destination": "/proc/self/attr", "type": "bind",
+                                                  "source": str(fake), "options": ["bind"]}, "inside /proc"),
+           ("via-symlink", "/p/sys", {"destination": "/p/sys", "type": "tmpfs", "source": "tmpfs", "options": []},
+            "inside /proc")]
+    for tag, dest, mount, why in bad:
+        cfg = t.config(["/bin/true"])
+        cfg["mounts"].append(mount)
+        cid, bundle = t.bundle(cfg, tag=tag)
+        if tag == "via-symlink":
+            os.symlink("/proc", bundle / "rootfs" / "p")
+        res = t.rt("create", "--bundle", str(bundle), cid)
+        t.expect(res.rc not in (0, None), f"{tag}: create with a mount on {dest} succeeded")
+        t.expect(dest in res.err and why in res.err, f"{tag}: error should name {dest} and say {why!r}: "
+                                                     f"{res.err.strip()!r}")
+    # allowed: an lxcfs-style bind of one file, and a bind of the host's procfs root
+    cfg = t.config(["/bin/sh", "-c", "head -1 /proc/meminfo; test -d /proc/1 && echo proc-ok"])
+    cfg["mounts"].append({"destination": "/proc/meminfo", "type": "bind", "source": str(fake / "meminfo"),
+                          "options": ["bind", "ro"]})
+    _, res = t.run(cfg)
+    t.expect(res.rc == 0 and res.out.split("\n")[:2] == ["MemTotal: 42 kB", "proc-ok"],
+             f"bind over /proc/meminfo (lxcfs): {res.out!r} {res.describe()}")
+    cfg = t.config(["/bin/sh", "-c", "test -d /proc/1 && echo proc-ok"])
+    cfg["mounts"][0] = {"destination": "/proc", "type": "bind", "source": "/proc", "options": ["rbind"]}
+    _, res = t.run(cfg)
+    t.expect(res.rc == 0 and res.out == "proc-ok\n", f"bind of a procfs root over /proc: {res.out!r} {res.describe()}")
