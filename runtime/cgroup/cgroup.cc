@@ -347,6 +347,25 @@ Result<void> Placement::Attach(pid_t pid, bool skip_v2) const {
   return {};
 }
 
+bool Contains(const std::vector<std::string>& dirs, pid_t pid) {
+  if (dirs.empty()) return true;
+  auto text = ReadFile("/proc/" + std::to_string(pid) + "/cgroup");
+  auto hierarchies = Discover();
+  if (!text || !hierarchies) return false;
+  for (const auto& line : Split(*text, '\n')) {
+    auto f = Split(line, ':');
+    if (f.size() < 3) continue;
+    std::string path = line.substr(f[0].size() + f[1].size() + 2);
+    for (const auto& h : *hierarchies) {
+      if (h.v2 ? !f[1].empty() : f[1] != h.controllers) continue;
+      std::string full = h.mount + (path == "/" ? "" : path);
+      for (const auto& d : dirs)
+        if (full == d || StartsWith(full, d + "/")) return true;
+    }
+  }
+  return false;
+}
+
 std::vector<pid_t> Pids(const std::vector<std::string>& dirs) {
   std::vector<pid_t> out;
   for (const auto& dir : dirs) {

@@ -77,6 +77,9 @@ class Placement {
   bool committed_ = false;
 };
 
+// Whether pid is in one of dirs or below it, by /proc/PID/cgroup: a pid
+// from a state file that is anywhere else is not the container's.
+bool Contains(const std::vector<std::string>& dirs, pid_t pid);
 // Pids in the container's cgroup (read from the first hierarchy that has it).
 std::vector<pid_t> Pids(const std::vector<std::string>& dirs);
 // Sends sig to every process in the cgroup.

@@ -185,6 +185,9 @@ Result<void> ContainerDir::Save(const ContainerState& s) const {
 Status ContainerDir::CurrentStatus(const ContainerState& s) const {
   if (s.pid == 0 || s.pid_start == 0) return Status::kCreating;
   if (!ProcessAlive(s.pid, s.pid_start)) return Status::kStopped;
+  // A live pid outside the container's cgroup is not its init (the state
+  // was edited): as far as signals and exec go, the container is stopped.
+  if (!cgroup::Contains(s.cgroup_dirs, s.pid)) return Status::kStopped;
   if (access(FifoPath().c_str(), F_OK) == 0) return Status::kCreated;
   for (const auto& dir : s.cgroup_dirs) {
     // cgroup v2 reports frozen in cgroup.events, v1 in freezer.state.

@@ -353,3 +353,28 @@ def case_state_exec_fifo_replaced(t):
         t.expect(res.rc not in (0, None), f"{kind}: start {res.describe()}, want a failure")
         t.expect(target.read_text() == "precious\n", f"{kind}: start wrote {target.read_text()!r} into {target}")
         t.rt("delete", "--force", cid)
+
+
+def start_time(pid):
+    return int(Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[19])
+
+
+def case_state_pid_foreign_untouched(t):
+    """state.json's pid (and start time) rewritten to a process outside the
+    container's cgroup: kill, exec and delete --force never signal or enter
+    it; delete still tears the container down by its cgroup."""
+    cid, init, f, path = damaged_container(t, "pid")
+    other = own_path(t, "pid-victim")
+    make_cgroup(t, other, controllers=["pids"])
+    victim = sleeper_in(t, CG / "pids" / other.lstrip("/"))
+    st = json.loads(f.read_text())
+    f.write_text(json.dumps(dict(st, pid=victim.pid, pid_start=start_time(victim.pid))))
+    res = t.rt("kill", cid, "KILL")
+    t.expect(res.rc not in (0, None), f"kill: {res.describe()}, want 'stopped'")
+    res = t.rt("exec", cid, "/bin/true")
+    t.expect(res.rc not in (0, None), f"exec into a foreign pid: {res.describe()}, want refused")
+    res = t.rt("delete", "--force", cid)
+    t.expect(res.rc == 0, f"delete --force: {res.describe()}")
+    t.expect(pid_alive(victim.pid), "kill/delete --force killed a process outside the container's cgroup")
+    t.expect(wait_until(lambda: not pid_alive(init)), "delete --force left the real init running")
+    t.expect(not (t.rt.root / cid).exists(), "delete --force kept the state dir")
