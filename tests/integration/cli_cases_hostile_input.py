@@ -112,6 +112,8 @@ def case_hostile_sysctl_reaching_host_refused(t):
     for key, value, keep in cases:
         host = Path("/proc/sys") / key.replace(".", "/")
         was = host.read_text()
+        # A runtime that fails this case must not leave the host changed.
+        t.on_cleanup(lambda host=host, was=was: host.read_text() != was and host.write_text(was))
         cfg = with_ns(t.config(["/bin/sworn-probe"]), keep)
         if "uts" not in keep:
             cfg.pop("hostname", None)
