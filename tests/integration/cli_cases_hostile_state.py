@@ -247,11 +247,12 @@ def case_state_cgroup_dirs_foreign_refused(t):
 
 def case_frozen_cgroup_refused(t):
     """A pre-existing frozen cgroup (v1 freezer FROZEN, or cgroup2
-    cgroup.freeze 1): run fails at once with an error naming it, never
-    hangs."""
-    for kind in ("v1", "v2"):
+    cgroup.freeze 1), or a new one below a frozen parent: run fails at once
+    with an error naming it, never hangs."""
+    for kind, child in (("v1", ""), ("v2", ""), ("v1", "/new"), ("v2", "/new")):
         path = own_path(t, f"frozen-{kind}")
         make_cgroup(t, path)
+        t.on_cleanup(lambda p=path + child: itlib.remove_cgroup(p))
         if kind == "v1":
             ctl = CG / "freezer" / path.lstrip("/") / "freezer.state"
             ctl.write_text("FROZEN")
@@ -262,7 +263,9 @@ def case_frozen_cgroup_refused(t):
             thaw = "0"
         t.on_cleanup(lambda ctl=ctl, thaw=thaw: ctl.exists() and ctl.write_text(thaw))
         cfg = t.config(["/bin/true"])
-        cid, bundle = t.bundle(config_text(t, cfg, path))
+        # a frozen parent freezes a cgroup made below it just the same
+        cid, bundle = t.bundle(config_text(t, cfg, path + child))
+        kind += child
         started = time.monotonic()
         res = t.rt("run", "--bundle", str(bundle), cid, timeout=15)
         took = time.monotonic() - started
