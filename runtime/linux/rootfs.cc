@@ -9,6 +9,9 @@
 #include <sys/sysmacros.h>
 #include <unistd.h>
 
+#include <climits>
+#include <cstdlib>
+
 #include "core/sys.h"
 
 namespace sworn::linux_fs {
@@ -75,7 +78,7 @@ Result<std::vector<std::string>> HostProcAndSys(const std::string& rootfs) {
     if (fields.size() < 5 || dash + 1 >= fields.size()) continue;
     const std::string& type = fields[dash + 1];
     std::string mp = Unescape(fields[4]);
-    bool inside = mp == rootfs || StartsWith(mp, rootfs + "/");
+    bool inside = rootfs == "/" || mp == rootfs || StartsWith(mp, rootfs + "/");
     if (fields[3] == "/" && (type == "proc" || type == "sysfs") && !inside) out.push_back(mp);
   }
   return out;
@@ -105,7 +108,11 @@ Result<void> HideHostProcAndSys(const std::string& rootfs) {
 
 Result<void> EnterRootfs(const RootfsContext& ctx, bool no_pivot) {
   if (no_pivot) {
-    SWORN_TRY(HideHostProcAndSys(ctx.rootfs));
+    // mountinfo shows canonical paths: a symlink in root.path must not make
+    // the container's own /proc look like the host's.
+    char canon[PATH_MAX];
+    if (!realpath(ctx.rootfs.c_str(), canon)) return Fail(SysError("realpath", ctx.rootfs));
+    SWORN_TRY(HideHostProcAndSys(canon));
     if (chdir(ctx.rootfs.c_str()) < 0) return Fail(SysError("chdir", ctx.rootfs));
     if (mount(ctx.rootfs.c_str(), "/", nullptr, MS_MOVE, nullptr) < 0) return Fail(SysError("move rootfs to /"));
     if (chroot(".") < 0) return Fail(SysError("chroot", ctx.rootfs));

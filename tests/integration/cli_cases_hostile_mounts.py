@@ -208,3 +208,15 @@ def case_proc_mount_destinations(t):
     cfg["mounts"][0] = {"destination": "/proc", "type": "bind", "source": "/proc", "options": ["rbind"]}
     _, res = t.run(cfg)
     t.expect(res.rc == 0 and res.out == "proc-ok\n", f"bind of a procfs root over /proc: {res.out!r} {res.describe()}")
+
+
+def case_no_pivot_root_path_via_symlink(t):
+    """--no-pivot with root.path reached through a symlink: hiding the host's
+    proc and sysfs must not take the container's own."""
+    cfg = t.config(["/bin/sh", "-c", "cat /proc/self/comm; ls /sys/kernel >/dev/null && echo sys-ok"])
+    cfg["root"]["path"] = "rootlink"
+    cid, bundle = t.bundle(cfg)
+    os.symlink("rootfs", bundle / "rootlink")
+    res = t.rt("run", "--no-pivot", "--bundle", str(bundle), cid)
+    t.expect(res.rc == 0 and res.out.split() == ["cat", "sys-ok"],
+             f"--no-pivot, root.path a symlink: {res.out!r} {res.describe()}")
