@@ -3,6 +3,7 @@
 // a sworn.* key it does not list is refused.
 #include <catch2/catch.hpp>
 #include <fstream>
+#include <regex>
 #include <nlohmann/json.hpp>
 
 #include "security/sandbox.h"
@@ -41,4 +42,19 @@ TEST_CASE("the annotation schema and the parser agree", "[unit][schema]") {
   CHECK(unknown.error().Message() == "annotations.sworn.bogus: unknown sworn annotation");
   // Keys outside sworn.* are not ours to judge.
   CHECK(sworn::security::ParseSandbox({{"io.podman.annotations.label", "x"}}));
+  // Look-alike keys: the schema's propertyNames pattern catches them and
+  // its enum does not list them; the parser refuses them too.
+  std::regex ours(schema["propertyNames"]["if"]["pattern"].get<std::string>(), std::regex::ECMAScript);
+  const auto& known = schema["propertyNames"]["then"]["enum"];
+  for (const char* key : {"SWORN.pledge.promises", " sworn.pledge.promises", "Sworn.unveil", "\tsworn.unveil.tcp"}) {
+    INFO(key);
+    CHECK(std::regex_search(key, ours));
+    CHECK(std::find(known.begin(), known.end(), key) == known.end());
+    CHECK_FALSE(sworn::security::ParseSandbox({{key, "stdio"}}));
+  }
+  for (const char* key : {"io.sworn.x", "swornish", "x-sworn.pledge.promises"}) {
+    INFO(key);
+    CHECK_FALSE(std::regex_search(key, ours));
+    CHECK(sworn::security::ParseSandbox({{key, "x"}}));
+  }
 }
