@@ -1,6 +1,9 @@
 // exec: --process FILE, or the container's own process spec with the
 // command line's args and overrides, as runc builds it.
 #include <sys/capability.h>
+#include <sys/resource.h>
+
+#include <algorithm>
 
 #include <nlohmann/json.hpp>
 
@@ -59,6 +62,16 @@ Result<void> ApplyFlags(spec::Process& p, const ExecFlags& f) {
   return {};
 }
 
+// fds 3..3+N-1 are passed on; none can be at or above our own NOFILE limit.
+Result<void> CheckPreserveFds(int n) {
+  rlimit l{};
+  getrlimit(RLIMIT_NOFILE, &l);
+  long max = static_cast<long>(std::min<rlim_t>(l.rlim_cur, 1 << 20)) - 3;
+  if (n >= 0 && n <= max) return {};
+  return Fail(MakeError(Errc::kInvalidArgument, "--preserve-fds: " + std::to_string(n) + " is out of range (valid: 0.." +
+                                                    std::to_string(max) + ", fds 3 up to this process's NOFILE limit)"));
+}
+
 }  // namespace
 
 int Exec(const Globals& g, const std::vector<std::string>& args) {
@@ -80,6 +93,7 @@ int Exec(const Globals& g, const std::vector<std::string>& args) {
       "cgroup", po::value(&o.cgroups)->composing(), "[CONTROLLER[,CONTROLLER]:]PATH: run in this sub-cgroup");
   auto p = ParseVerb(d, args);
   if (p.positional.empty()) return Report("exec: expected <container-id> [command [args...]]");
+  if (auto r = CheckPreserveFds(o.preserve_fds); !r) return Report(r.error().Message());
   o.id = p.positional[0];
   if (!f.process_file.empty()) {
     if (p.positional.size() > 1) return Report("exec: give either --process or a command, not both");

@@ -310,3 +310,14 @@ def case_hostile_memory_limit_one_byte(t):
     res = t.rt("update", "--memory", "1", cid)
     t.expect(res.rc not in (0, None) and "memory" in res.err, f"update --memory 1: {res.describe()}")
 
+
+
+def case_hostile_exec_preserve_fds_range(t):
+    cid, _ = t.started(t.sleeper())
+    for bad in ("-1", "-2147483648", "99999999999", "2000000"):
+        res = t.rt("exec", "--preserve-fds", bad, cid, "/bin/true")
+        t.expect(res.rc not in (0, None) and res.rc < 128 and "internal error" not in res.err,
+                 f"exec --preserve-fds {bad}: {res.describe()}")
+        t.expect("--preserve-fds" in res.err or "preserve-fds" in res.err, f"exec --preserve-fds {bad}: {res.err.strip()!r}")
+    res = t.rt("exec", "--preserve-fds", "0", cid, "/bin/true")
+    t.expect(res.rc == 0, f"exec --preserve-fds 0: {res.describe()}")
