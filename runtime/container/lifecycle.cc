@@ -56,6 +56,26 @@ void RunPoststart(const state::ContainerState& st) {
   if (!r) log::Warn(r.error().Message());
 }
 
+// Waits for EOF on exec.done (the init's execve or death). A cgroup frozen
+// meanwhile (by `pause`, or a parent's freezer) stops the init short of its
+// execve; then start fails instead of waiting for a thaw that may never come.
+// The fd is O_NONBLOCK: read gives EOF once no writer is left and EAGAIN
+// while the init holds one (poll alone misses the EOF when the writer was
+// gone before our open: the kernel then holds back POLLHUP).
+Result<void> AwaitExecDone(const state::ContainerDir& dir, const state::ContainerState& st, int fd) {
+  for (;;) {
+    char c;
+    ssize_t n = read(fd, &c, 1);
+    if (n == 0 || (n < 0 && errno != EAGAIN && errno != EINTR)) return {};
+    pollfd p{fd, POLLIN, 0};
+    if (poll(&p, 1, 200) != 0) continue;
+    if (!state::ProcessAlive(st.pid, st.pid_start)) return {};
+    if (dir.CurrentStatus(st) == Status::kPaused)
+      return Fail(MakeError(Errc::kBadState, "container \"" + st.id +
+                                                 "\" was frozen before its process started; resume it to let it run"));
+  }
+}
+
 }  // namespace
 
 std::string HookState(const state::ContainerState& st, Status status) {
@@ -123,10 +143,7 @@ Result<void> Start(const std::string& root, const std::string& id) {
   // EOF means the user's program runs (or the init died), and only then may
   // poststart hooks run, as the spec orders them.
   if (done) {
-    fcntl(done.get(), F_SETFL, 0);
-    char c;
-    while (read(done.get(), &c, 1) < 0 && errno == EINTR) {
-    }
+    SWORN_TRY(AwaitExecDone(dir, st, done.get()));
     unlink(dir.ExecDonePath().c_str());
   }
   RunPoststart(st);
