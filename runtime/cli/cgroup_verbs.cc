@@ -47,26 +47,34 @@ int PsTable(const std::vector<pid_t>& pids, const std::vector<std::string>& ps_a
   return rc == 0 ? 0 : 1;
 }
 
-// "64m", "1g", "1048576" → bytes; "-1" stays -1. Digits and a unit only:
-// strtod would take 1e30, 0x10, inf and nan.
+// "64m", "1.5g", "1048576" → bytes; "-1" stays -1. Digits, an optional
+// fraction and a unit only, as runc's RAMInBytes takes them: strtod alone
+// would take 1e30, 0x10, inf and nan.
 Result<int64_t> ParseSize(const std::string& s, const char* flag) {
   if (s == "-1") return -1;
   auto bad = [&] {
     return Fail(MakeError(Errc::kInvalidArgument, std::string(flag) + ": invalid size \"" + s +
                                                       "\" (expected bytes, or a number with k, m or g; or -1)"));
   };
-  size_t digits = s.find_first_not_of("0123456789");
-  if (digits == 0 || s.empty()) return bad();
-  std::string unit = digits == std::string::npos ? "" : s.substr(digits);
+  size_t int_end = s.find_first_not_of("0123456789");
+  if (int_end == 0 || s.empty()) return bad();
+  size_t num_end = int_end;
+  if (num_end != std::string::npos && s[num_end] == '.') num_end = s.find_first_not_of("0123456789", num_end + 1);
+  if (num_end == int_end + 1) return bad();  // "1." has no fraction
+  std::string unit = num_end == std::string::npos ? "" : s.substr(num_end);
   for (auto& c : unit) c = static_cast<char>(tolower(c));
   int shift = unit.empty() || unit == "b" ? 0 : unit[0] == 'k' ? 10 : unit[0] == 'm' ? 20 : unit[0] == 'g' ? 30 : -1;
   if (shift < 0 || unit.size() > 2 || (unit.size() == 2 && unit[1] != 'b')) return bad();
-  uint64_t v = 0;
-  for (size_t i = 0; i < (digits == std::string::npos ? s.size() : digits); ++i) {
-    v = v * 10 + static_cast<uint64_t>(s[i] - '0');
-    if (v > (static_cast<uint64_t>(INT64_MAX) >> shift)) return bad();
+  std::string whole = s.substr(0, int_end);
+  if (whole.size() > 18) return bad();  // > 10^18: past int64 with any unit
+  uint64_t v = std::stoull(whole);       // only digits, at most 18: cannot throw
+  if (v > (static_cast<uint64_t>(INT64_MAX) >> shift)) return bad();
+  v <<= shift;
+  if (int_end != std::string::npos && int_end < s.size() && s[int_end] == '.') {
+    std::string frac = s.substr(int_end + 1, num_end == std::string::npos ? std::string::npos : num_end - int_end - 1);
+    v += static_cast<uint64_t>(std::strtod(("0." + frac).c_str(), nullptr) * static_cast<double>(uint64_t{1} << shift));
   }
-  return static_cast<int64_t>(v << shift);
+  return static_cast<int64_t>(v);
 }
 
 // A Go duration as runc's --interval takes it ("5s", "100ms", "1m30s",

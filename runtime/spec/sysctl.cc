@@ -35,6 +35,7 @@ Result<void> CheckSysctls(const Spec& s) {
   const Linux& l = s.linux;
   for (const auto& [key, value] : l.sysctl) {
     std::string f = "linux.sysctl." + key;
+    SWORN_TRY(CheckNoNul(key, "linux.sysctl"));
     SWORN_TRY(CheckNoNul(value, f));
     if (IsIpcKey(key)) {
       if (!l.Find(NsType::kIpc))

@@ -277,6 +277,37 @@ def case_hostile_bundle_invalid_utf8(t):
              f"create --bundle <invalid UTF-8>: {res.describe()}")
     t.expect("--bundle" in res.err and "UTF-8" in res.err, f"error {res.err.strip()!r} should name --bundle")
     t.expect(not (t.rt.root / cid).exists(), "state dir left behind")
+    # The JSON log stays JSON with the invalid bytes in the message.
+    logf = Path(t.ws.base) / f"{t.name}.log"
+    os.rename(bundle, odd)
+    res = itlib.run_cmd([*t.rt.prefix, "--root", str(t.rt.root), "--log", str(logf), "--log-format", "json",
+                         "create", "--bundle", odd, cid])
+    os.rename(odd, bundle)
+    t.expect(res.rc not in (0, None) and "internal error" not in res.err, f"create with a json log: {res.describe()}")
+    lines = logf.read_bytes().splitlines()
+    t.expect(lines, "nothing logged")
+    for line in lines:
+        try:
+            t.expect("--bundle" in json.loads(line)["msg"], f"log line {line!r}")
+        except ValueError:
+            t.fail(f"log line is not JSON: {line!r}")
+
+
+def case_hostile_update_sizes_strict(t):
+    """update --memory went through strtod: 1e30, 0x10, inf and nan were sizes."""
+    cid, _ = t.started(t.sleeper())
+    for bad in ("1e30", "0x10", "inf", "nan", "1.g", ".5g", "-5", "64q", "99999999999999999999g",
+                "9223372036854775807k"):
+        res = t.rt("update", "--memory", bad, cid)
+        t.expect(res.rc not in (0, None), f"update --memory {bad}: {res.describe()}")
+        t.expect("--memory" in res.err and bad in res.err, f"update --memory {bad}: {res.err.strip()!r}")
+    limit = Path("/sys/fs/cgroup/memory") / t.cgroup_path(cid).lstrip("/") / "memory.limit_in_bytes"
+    for good, want in (("64m", 64 << 20), ("1.5g", 3 << 29), ("100000000", 99999744)):
+        res = t.rt("update", "--memory", good, cid)
+        t.expect(res.rc == 0, f"update --memory {good}: {res.describe()}")
+        if limit.exists():
+            t.expect(limit.read_text().strip() == str(want), f"--memory {good}: memory.limit_in_bytes "
+                                                              f"{limit.read_text().strip()}, want {want}")
 
 
 def case_hostile_rlimit_nofile_zero(t):
