@@ -56,23 +56,31 @@ void RunPoststart(const state::ContainerState& st) {
   if (!r) log::Warn(r.error().Message());
 }
 
-// Waits for EOF on exec.done (the init's execve or death). A cgroup frozen
+// Polls fd until it is readable or the init is gone. A cgroup frozen
 // meanwhile (by `pause`, or a parent's freezer) stops the init short of its
 // execve; then start fails instead of waiting for a thaw that may never come.
-// The fd is O_NONBLOCK: read gives EOF once no writer is left and EAGAIN
-// while the init holds one (poll alone misses the EOF when the writer was
-// gone before our open: the kernel then holds back POLLHUP).
+Result<void> AwaitInit(const state::ContainerDir& dir, const state::ContainerState& st, int fd) {
+  for (;;) {
+    pollfd p{fd, POLLIN, 0};
+    if (poll(&p, 1, 200) != 0) return {};
+    if (!state::ProcessAlive(st.pid, st.pid_start)) return {};
+    if (dir.CurrentStatus(st) == Status::kPaused)
+      return Fail(MakeError(Errc::kBadState, "container \"" + st.id +
+                                                 "\" was frozen before its process started; resume it to let it run"));
+  }
+}
+
+// Waits for EOF on exec.done: the init's execve or death. The fd is
+// O_NONBLOCK: read gives EOF once no writer is left and EAGAIN while the
+// init holds one (poll alone misses the EOF when the writer was gone before
+// our open: the kernel then holds back POLLHUP).
 Result<void> AwaitExecDone(const state::ContainerDir& dir, const state::ContainerState& st, int fd) {
   for (;;) {
     char c;
     ssize_t n = read(fd, &c, 1);
     if (n == 0 || (n < 0 && errno != EAGAIN && errno != EINTR)) return {};
-    pollfd p{fd, POLLIN, 0};
-    if (poll(&p, 1, 200) != 0) continue;
+    SWORN_TRY(AwaitInit(dir, st, fd));
     if (!state::ProcessAlive(st.pid, st.pid_start)) return {};
-    if (dir.CurrentStatus(st) == Status::kPaused)
-      return Fail(MakeError(Errc::kBadState, "container \"" + st.id +
-                                                 "\" was frozen before its process started; resume it to let it run"));
   }
 }
 
@@ -153,12 +161,14 @@ Result<void> Start(const std::string& root, const std::string& id) {
 Result<void> StartCreated(const std::string& root, const std::string& id, Created& c) {
   if (!c.sync) return Start(root, id);
   process::SyncSocket sync(std::move(c.sync));
+  auto dir = SWORN_TRY(state::ContainerDir::Open(root, id, /*lock=*/false));
+  auto st = SWORN_TRY(dir.Load());
   SWORN_TRY(sync.Send(process::SyncType::kStart));
   // The init's end of the socket closes with its execve: then poststart.
+  SWORN_TRY(AwaitInit(dir, st, sync.fd()));
   if (auto m = sync.Recv(); m && m->type == process::SyncType::kError)
     return Fail(Error{Errc::kSystem, m->err, m->text});
-  auto dir = SWORN_TRY(state::ContainerDir::Open(root, id, /*lock=*/false));
-  RunPoststart(SWORN_TRY(dir.Load()));
+  RunPoststart(st);
   return {};
 }
 

@@ -384,26 +384,34 @@ def case_state_pid_foreign_untouched(t):
 
 
 def case_start_frozen_meanwhile_fails(t):
-    """The container's cgroup is frozen after `start` sent its byte but
-    before the process exec'd (here: during a startContainer hook): start
-    fails naming the freeze instead of waiting for a thaw."""
-    path = own_path(t, "start-frozen")
-    cfg = t.sleeper()
-    cfg["hooks"] = {"startContainer": [{"path": "/bin/sleep", "args": ["sleep", "3"]}]}
-    cid, bundle = t.bundle(config_text(t, cfg, path))
-    t.ok(t.rt("create", "--bundle", str(bundle), cid), "create")
-    ctl = CG / "freezer" / path.lstrip("/") / "freezer.state"
-    t.on_cleanup(lambda: ctl.exists() and ctl.write_text("THAWED"))
-    t.on_cleanup(lambda: itlib.remove_cgroup(path))
-    with t.rt.spawn("start", cid) as bg:
-        time.sleep(0.7)
-        ctl.write_text("FROZEN")
-        started = time.monotonic()
-        rc = bg.wait()
-        took = time.monotonic() - started
-        bg.out.seek(0)
-        out = bg.out.read().decode(errors="replace")
-    ctl.write_text("THAWED")
-    t.expect(rc not in (0, None), f"start while frozen: exit {rc}, want a failure")
-    t.expect(took < 10, f"start took {took:.1f}s after the freeze")
-    t.expect("frozen" in out, f"start's error {out.strip()!r} should say the container was frozen")
+    """The container's cgroup is frozen after `start` (or foreground `run`)
+    sent its go but before the process exec'd (here: during a
+    startContainer hook): the verb fails naming the freeze instead of
+    waiting for a thaw."""
+    for verb in ("start", "run"):
+        path = own_path(t, f"{verb}-frozen")
+        cfg = t.sleeper()
+        cfg["hooks"] = {"startContainer": [{"path": "/bin/sleep", "args": ["sleep", "3"]}]}
+        cid, bundle = t.bundle(config_text(t, cfg, path))
+        if verb == "start":
+            t.ok(t.rt("create", "--bundle", str(bundle), cid), "create")
+            argv = ("start", cid)
+        else:
+            argv = ("run", "--bundle", str(bundle), cid)
+        ctl = CG / "freezer" / path.lstrip("/") / "freezer.state"
+        t.on_cleanup(lambda ctl=ctl: ctl.exists() and ctl.write_text("THAWED"))
+        t.on_cleanup(lambda path=path: itlib.remove_cgroup(path))
+        with t.rt.spawn(*argv) as bg:
+            t.require(wait_until(ctl.exists, timeout=10), f"{verb}: no freezer cgroup {ctl.parent}")
+            time.sleep(0.7)
+            ctl.write_text("FROZEN")
+            started = time.monotonic()
+            rc = bg.wait()
+            took = time.monotonic() - started
+            bg.out.seek(0)
+            out = bg.out.read().decode(errors="replace")
+        if ctl.exists():  # run deletes the container (and thaws) itself
+            ctl.write_text("THAWED")
+        t.expect(rc not in (0, None), f"{verb} while frozen: exit {rc}, want a failure")
+        t.expect(took < 10, f"{verb} took {took:.1f}s after the freeze")
+        t.expect("frozen" in out, f"{verb}'s error {out.strip()!r} should say the container was frozen")
