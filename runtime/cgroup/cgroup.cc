@@ -116,23 +116,20 @@ Error PathError(const std::string& cgroups_path, std::string_view why) {
   return FieldError("linux.cgroupsPath", "\"" + shown + "\" " + std::string(why));
 }
 
-// True for a cgroup that freezes whatever joins it: the init would never
-// reach its sync point and create would hang.
-Result<void> CheckThawed(const std::string& cgroups_path, const std::string& dir, const Hierarchy& h) {
+// A frozen cgroup freezes whatever joins it: the process would never reach
+// its sync point or execve, and the verb would hang.
+Result<void> CheckThawed(const std::string& dir, const Hierarchy& h) {
+  std::string why;
   if (!h.v2 && HasController(h.controllers, "freezer")) {
     auto st = ReadFile(dir + "/freezer.state");
-    if (st && Trim(*st) != "THAWED")
-      return Fail(PathError(cgroups_path, "names cgroup " + dir + ", which is frozen (freezer.state " +
-                                              std::string(Trim(*st)) + "): thaw it or choose another path"));
+    if (st && Trim(*st) != "THAWED") why = "freezer.state " + std::string(Trim(*st));
   }
   if (h.v2) {
     auto ev = ReadFile(dir + "/cgroup.events");
-    if (ev && ev->find("frozen 1") != std::string::npos)
-      return Fail(PathError(cgroups_path, "names cgroup " + dir +
-                                              ", which is frozen (cgroup.events: frozen 1): thaw it or choose "
-                                              "another path"));
+    if (ev && ev->find("frozen 1") != std::string::npos) why = "cgroup.events: frozen 1";
   }
-  return {};
+  if (why.empty()) return {};
+  return Fail(MakeError(Errc::kBadState, "cgroup " + dir + " is frozen (" + why + "): thaw it or choose another path"));
 }
 
 // Whether any process is in dir or below it.
@@ -276,6 +273,10 @@ Result<std::vector<std::string>> SubCgroupDirs(const std::vector<std::string>& d
     if (out[i] == dirs[i]) continue;
     if (lstat(out[i].c_str(), &st) < 0 || !S_ISDIR(st.st_mode))
       return Fail(MakeError(Errc::kNotFound, "--cgroup: sub-cgroup " + out[i] + " does not exist"));
+    // A process placed in a frozen cgroup never reaches its execve.
+    for (const auto& h : hierarchies)
+      if (StartsWith(out[i], h.mount + "/"))
+        SWORN_TRY(WithContext(CheckThawed(out[i], h), "--cgroup"));
   }
   return out;
 }
@@ -304,7 +305,7 @@ Result<Placement> Placement::Create(const std::string& cgroups_path, const std::
     // kill them as the container's own.
     if (!made && Populated(dir, h.v2))
       return Fail(PathError(cgroups_path, "names cgroup " + dir + ", which already has processes"));
-    SWORN_TRY(CheckThawed(cgroups_path, dir, h));
+    if (auto thawed = CheckThawed(dir, h); !thawed) return Fail(PathError(cgroups_path, "is unusable: " + thawed.error().context));
     // Only into a cgroup made here: on 6.18 (at least) a cgroup that ever had
     // cgroup.kill written SIGKILLs every later CLONE_INTO_CGROUP child at
     // birth, while a write to cgroup.procs still works. A reused cgroup (a

@@ -415,3 +415,17 @@ def case_start_frozen_meanwhile_fails(t):
         t.expect(rc not in (0, None), f"{verb} while frozen: exit {rc}, want a failure")
         t.expect(took < 10, f"{verb} took {took:.1f}s after the freeze")
         t.expect("frozen" in out, f"{verb}'s error {out.strip()!r} should say the container was frozen")
+
+
+def case_exec_cgroup_frozen_refused(t):
+    """exec --cgroup into a frozen sub-cgroup: refused at once, naming it."""
+    cid, path = exec_container(t, "exec-frozen")
+    make_cgroup(t, path + "/cold", controllers=["freezer"])
+    ctl = CG / "freezer" / path.lstrip("/") / "cold" / "freezer.state"
+    ctl.write_text("FROZEN")
+    t.on_cleanup(lambda: ctl.exists() and ctl.write_text("THAWED"))
+    res = t.rt("exec", "--cgroup", "freezer:cold", cid, "/bin/true", timeout=10)
+    ctl.write_text("THAWED")
+    t.expect(res.rc not in (0, None), f"exec into a frozen sub-cgroup: {res.describe()}, want refused")
+    t.expect("--cgroup" in res.err and "frozen" in res.err and "cold" in res.err,
+             f"error {res.err.strip()!r} should name --cgroup and the frozen cgroup")
