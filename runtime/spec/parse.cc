@@ -16,6 +16,8 @@ namespace {
 // The spec sets no limit; runc's defaults use about 20 entries. A list
 // this long is a mistake or an attack, and each entry costs a mount.
 constexpr size_t kMaxListEntries = 4096;
+// The kernel's dev_t: 12-bit majors and 20-bit minors (MINORBITS).
+constexpr int64_t kMaxMajor = 0xfff, kMaxMinor = 0xfffff;
 
 struct NsInfo {
   NsType type;
@@ -167,6 +169,12 @@ Result<std::vector<Device>> ParseDevices(const json& j) {
     if (dev.type != 'p' && (!Member(d, "major") || !Member(d, "minor")))
       return Fail(FieldError(p, "major and minor are required for type " + type));
     if (dev.major < 0 || dev.minor < 0) return Fail(FieldError(p, "major and minor must not be negative"));
+    // makedev() keeps 32 bits of each: 4294967297:1 would make /dev/mem
+    // while the device rules still talk about 4294967297.
+    if (dev.major > kMaxMajor || dev.minor > kMaxMinor)
+      return Fail(FieldError(p, std::to_string(dev.major) + ":" + std::to_string(dev.minor) +
+                                    " is out of range (major 0.." + std::to_string(kMaxMajor) + ", minor 0.." +
+                                    std::to_string(kMaxMinor) + ")"));
     std::optional<uint32_t> mode;
     SWORN_TRY(GetUint(d, "fileMode", p, mode));
     if (mode) dev.file_mode = *mode & 07777;
@@ -301,7 +309,9 @@ Result<std::vector<Hook>> ParseHookList(const json& hooks, const char* key) {
     int64_t t = 0;
     SWORN_TRY(Get((*a)[i], "timeout", e, t));
     if (Member((*a)[i], "timeout")) {
-      if (t <= 0) return Fail(FieldError(Sub(e, "timeout"), "must be positive"));
+      if (t <= 0 || t > INT32_MAX)
+        return Fail(FieldError(Sub(e, "timeout"), std::to_string(t) + " is out of range (1.." + std::to_string(INT32_MAX) +
+                                                      " seconds)"));
       h.timeout = static_cast<int>(t);
     }
     out.push_back(std::move(h));

@@ -59,6 +59,8 @@ Result<std::optional<Scheduler>> ParseScheduler(const json& proc, const std::str
   SWORN_TRY(Get(*j, "nice", p, nice));
   SWORN_TRY(Get(*j, "priority", p, prio));
   if (nice < -20 || nice > 19) return Fail(FieldError(Sub(p, "nice"), "must be -20..19"));
+  // Checked before the cast below: 4294967301 must not become 5.
+  if (prio < 0 || prio > 99) return Fail(FieldError(Sub(p, "priority"), std::to_string(prio) + " is out of range (0..99)"));
   s.nice = static_cast<int>(nice);
   s.priority = static_cast<int>(prio);
   std::vector<std::string> flags;

@@ -352,3 +352,4 @@ def case_hostile_exec_preserve_fds_range(t):
         t.expect("--preserve-fds" in res.err or "preserve-fds" in res.err, f"exec --preserve-fds {bad}: {res.err.strip()!r}")
     res = t.rt("exec", "--preserve-fds", "0", cid, "/bin/true")
     t.expect(res.rc == 0, f"exec --preserve-fds 0: {res.describe()}")
+

@@ -257,3 +257,24 @@ TEST_CASE("huge lists parse in linear time", "[unit][spec][hostile]") {
         "linux.seccomp.syscalls[0].names: the profile lists more than 65536 syscall names in all (a full profile needs "
         "about 500)");
 }
+
+TEST_CASE("numbers that would wrap when narrowed are refused", "[unit][spec][hostile]") {
+  json j = Minimal();
+  j["linux"]["devices"] = json::array({{{"path", "/dev/x"}, {"type", "c"}, {"major", 4294967297LL}, {"minor", 1}}});
+  CHECK(ErrorOf(j) == "linux.devices[0]: 4294967297:1 is out of range (major 0..4095, minor 0..1048575)");
+  j["linux"]["devices"][0]["major"] = 1;
+  j["linux"]["devices"][0]["minor"] = 1048576;
+  CHECK(ErrorOf(j) == "linux.devices[0]: 1:1048576 is out of range (major 0..4095, minor 0..1048575)");
+  j["linux"]["devices"][0]["minor"] = 1048575;
+  CHECK(ErrorOf(j) == "");
+
+  j = Minimal();
+  j["hooks"] = {{"prestart", json::array({{{"path", "/bin/true"}, {"timeout", 4294967297LL}}})}};
+  CHECK(ErrorOf(j) == "hooks.prestart[0].timeout: 4294967297 is out of range (1..2147483647 seconds)");
+
+  j = Minimal();
+  j["process"]["scheduler"] = {{"policy", "SCHED_FIFO"}, {"priority", 4294967301LL}};
+  CHECK(ErrorOf(j) == "process.scheduler.priority: 4294967301 is out of range (0..99)");
+  j["process"]["scheduler"] = {{"policy", "SCHED_OTHER"}, {"priority", 4294967296LL}};
+  CHECK(ErrorOf(j) == "process.scheduler.priority: 4294967296 is out of range (0..99)");
+}
