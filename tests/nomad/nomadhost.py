@@ -152,10 +152,18 @@ def alloc_pids(alloc_id):
     return pids_matching(environ=f"NOMAD_ALLOC_ID={alloc_id}\0")
 
 
+def hierarchies():
+    """Mount points of the cgroup hierarchies: /sys/fs/cgroup itself when it
+    is cgroup2 (pure v2), else its subdirectories (v1, hybrid)."""
+    if (CGROUP_ROOT / "cgroup.controllers").exists():
+        return [CGROUP_ROOT]
+    return [h for h in CGROUP_ROOT.iterdir() if h.is_dir()]
+
+
 def cgroup_tree(parent):
     """Every cgroup directory at or below parent, in every hierarchy."""
     out = set()
-    for h in CGROUP_ROOT.iterdir():
+    for h in hierarchies():
         top = h / parent.strip("/")
         if top.is_dir():
             out.update(str(p) for p in [top, *top.rglob("*")] if p.is_dir())
@@ -168,7 +176,7 @@ def remove_test_cgroups(tag=None):
     parent name), only <tag> and <tag>-*: suites running at the same time
     must not kill each other's tasks."""
     left = []
-    for top in CGROUP_ROOT.glob(f"*/{CGROUP_PREFIX}*"):
+    for top in (t for h in hierarchies() for t in h.glob(f"{CGROUP_PREFIX}*")):
         if "process_api" in str(top) or not top.is_dir():
             continue
         if tag and top.name != tag and not top.name.startswith(tag + "-"):
