@@ -21,6 +21,15 @@ Result<void> GetInt(const json& o, const char* k, const std::string& p, std::opt
   return {};
 }
 
+// Interface and device names go into "NAME VALUE" lines of net_prio and
+// rdma files: a space, newline or NUL would smuggle in another entry.
+Result<void> CheckToken(const std::string& name, const std::string& field) {
+  bool ok = !name.empty();
+  for (unsigned char c : name) ok &= c > 0x20 && c != 0x7f;
+  if (ok) return {};
+  return Fail(FieldError(field, "\"" + name + "\" is not a device name (empty, or has spaces or control characters)"));
+}
+
 Result<void> ParseMemory(const json& j, const std::string& p, Resources& r) {
   SWORN_TRY(spec::ExpectType(j, json::value_t::object, p));
   SWORN_TRY(GetInt(j, "limit", p, r.mem_limit));
@@ -156,6 +165,7 @@ Result<void> ParseMaps(const json& j, const std::string& p, Resources& r) {
         uint32_t prio = 0;
         std::string e = Idx(Sub(np, "priorities"), i);
         SWORN_TRY(Get((*pr)[i], "name", e, name));
+        SWORN_TRY(CheckToken(name, Sub(e, "name")));
         SWORN_TRY(GetUint((*pr)[i], "priority", e, prio));
         r.net_priorities[name] = prio;
       }
@@ -165,6 +175,7 @@ Result<void> ParseMaps(const json& j, const std::string& p, Resources& r) {
     SWORN_TRY(spec::ExpectType(*rd, json::value_t::object, Sub(p, "rdma")));
     for (auto it = rd->begin(); it != rd->end(); ++it) {
       std::string e = Sub(p, "rdma") + "." + it.key();
+      SWORN_TRY(CheckToken(it.key(), e));
       uint32_t h = 0, o = 0;
       SWORN_TRY(GetUint(*it, "hcaHandles", e, h));
       SWORN_TRY(GetUint(*it, "hcaObjects", e, o));
@@ -176,6 +187,7 @@ Result<void> ParseMaps(const json& j, const std::string& p, Resources& r) {
     for (auto it = u->begin(); it != u->end(); ++it) {
       std::string e = Sub(p, "unified") + "." + it.key();
       SWORN_TRY(spec::ExpectType(*it, json::value_t::string, e));
+      SWORN_TRY(spec::CheckNoNul(it->get_ref<const std::string&>(), e));
       const std::string& k = it.key();
       if (k.find('/') != std::string::npos || k.find('.') == std::string::npos || k[0] == '.')
         return Fail(FieldError(e, "not a cgroup v2 file name (expected controller.file)"));

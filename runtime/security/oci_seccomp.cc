@@ -33,6 +33,10 @@ constexpr size_t kMaxNames = 65536;
 Result<uint32_t> ParseAction(const std::string& name, const json& obj, const std::string& path, uint32_t default_errno) {
   uint32_t errno_ret = default_errno;
   if (spec::Member(obj, "errnoRet")) SWORN_TRY(spec::GetUint(obj, "errnoRet", path, errno_ret));
+  // SECCOMP_RET_DATA keeps 16 bits, and the kernel treats returns above
+  // MAX_ERRNO as values: 65536 would make a denied call "succeed" with 0.
+  if (errno_ret > 4095)
+    return Fail(FieldError(Sub(path, "errnoRet"), std::to_string(errno_ret) + " is out of range (0..4095)"));
   if (name == "SCMP_ACT_ALLOW") return SCMP_ACT_ALLOW;
   if (name == "SCMP_ACT_KILL" || name == "SCMP_ACT_KILL_THREAD") return SCMP_ACT_KILL_THREAD;
   if (name == "SCMP_ACT_KILL_PROCESS") return SCMP_ACT_KILL_PROCESS;

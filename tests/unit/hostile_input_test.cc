@@ -8,6 +8,7 @@
 #include <filesystem>
 #include <nlohmann/json.hpp>
 
+#include "cgroup/resources.h"
 #include "core/json_input.h"
 #include "security/oci_seccomp.h"
 #include "security/sandbox.h"
@@ -277,4 +278,28 @@ TEST_CASE("numbers that would wrap when narrowed are refused", "[unit][spec][hos
   CHECK(ErrorOf(j) == "process.scheduler.priority: 4294967301 is out of range (0..99)");
   j["process"]["scheduler"] = {{"policy", "SCHED_OTHER"}, {"priority", 4294967296LL}};
   CHECK(ErrorOf(j) == "process.scheduler.priority: 4294967296 is out of range (0..99)");
+}
+
+TEST_CASE("resource names and seccomp errnos cannot smuggle values", "[unit][hostile]") {
+  json r = {{"network", {{"priorities", json::array({{{"name", "eth0 5\nlo"}, {"priority", 1}}})}}}};
+  auto res = sworn::cgroup::ParseResources(r);
+  REQUIRE_FALSE(res);
+  CHECK(res.error().Message() ==
+        "linux.resources.network.priorities[0].name: \"eth0 5\nlo\" is not a device name (empty, or has spaces or "
+        "control characters)");
+  r = {{"rdma", {{"mlx4_0 hca_handle=9", {{"hcaHandles", 1}}}}}};
+  CHECK_FALSE(sworn::cgroup::ParseResources(r));
+  r = {{"unified", {{"memory.high", std::string("max\0x", 5)}}}};
+  CHECK_FALSE(sworn::cgroup::ParseResources(r));
+  CHECK(sworn::cgroup::ParseResources(json{{"network", {{"priorities", json::array({{{"name", "eth0"}, {"priority", 1}}})}}}}));
+
+  json s = {{"defaultAction", "SCMP_ACT_ALLOW"},
+            {"syscalls", json::array({{{"names", {"getpid"}}, {"action", "SCMP_ACT_ERRNO"}, {"errnoRet", 65536}}})}};
+  auto bpf = sworn::security::CompileOciSeccomp(s);
+  REQUIRE_FALSE(bpf);
+  CHECK(bpf.error().Message() == "linux.seccomp.syscalls[0].errnoRet: 65536 is out of range (0..4095)");
+  s["syscalls"][0]["errnoRet"] = 1;
+  CHECK(sworn::security::CompileOciSeccomp(s));
+  s = {{"defaultAction", "SCMP_ACT_ERRNO"}, {"defaultErrnoRet", 70000}};
+  CHECK_FALSE(sworn::security::CompileOciSeccomp(s));
 }
