@@ -29,6 +29,7 @@ using ScmpCtx = std::unique_ptr<void, decltype(&seccomp_release)>;
 // runc's default profile names about 370 syscalls; a hostile one with
 // millions would only cost time.
 constexpr size_t kMaxNames = 65536;
+constexpr size_t kMaxRules = 4096;
 
 Result<uint32_t> ParseAction(const std::string& name, const json& obj, const std::string& path, uint32_t default_errno) {
   uint32_t errno_ret = default_errno;
@@ -205,6 +206,10 @@ Result<BpfProgram> CompileOciSeccomp(const json& s) {
       // libseccomp's cost per rule grows with the rules already added: the
       // same (syscall, action, args) twice would only slow the build down.
       if (!added.insert({nr, action, arg_key}).second) continue;
+      if (added.size() > kMaxRules)
+        return Fail(FieldError(p, "the profile adds more than " + std::to_string(kMaxRules) +
+                                      " rules (syscall and argument combinations); libseccomp's build time grows "
+                                      "with the square of that"));
       SWORN_TRY(AddRule(ctx.get(), action, nr, args, p + " (" + name + ")"));
     }
   }

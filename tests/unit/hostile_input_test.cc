@@ -249,6 +249,13 @@ TEST_CASE("huge lists parse in linear time", "[unit][spec][hostile]") {
   t0 = std::chrono::steady_clock::now();
   CHECK(sworn::security::CompileOciSeccomp(seccomp));
   CHECK(std::chrono::steady_clock::now() - t0 < std::chrono::seconds(5));
+  for (int i = 2000; i < 4097; ++i)
+    rules.push_back({{"names", {"read"}}, {"action", "SCMP_ACT_ALLOW"},
+                     {"args", {{{"index", 0}, {"value", i}, {"op", "SCMP_CMP_EQ"}}}}});
+  seccomp["syscalls"] = rules;
+  auto many = sworn::security::CompileOciSeccomp(seccomp);
+  REQUIRE_FALSE(many);
+  CHECK(many.error().Message().starts_with("linux.seccomp.syscalls[4096]: the profile adds more than 4096 rules"));
 
   for (int i = 0; i < 40000; ++i) names.push_back("read");
   seccomp["syscalls"] = json::array({{{"names", names}, {"action", "SCMP_ACT_ALLOW"}}});
