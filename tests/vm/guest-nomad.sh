@@ -29,6 +29,12 @@ for sel in ${SWORN_NOMAD_SELECT:-v1 nomad_scope}; do
     chroot $u /usr/bin/python3 /work/tests/nomad/test_driver.py --plugin /work/build/nomad-driver-sworn \
         --sworn /work/build/sworn --proto-dir /work/schemas/proto -k "$sel" || rc=1
 done
+if [ "${SWORN_NOMAD_BENCH:-0}" = 1 ]; then
+    echo "nomad: bench/nomad_driver.py"
+    chroot $u /usr/bin/python3 /work/bench/nomad_driver.py --plugin /work/build/nomad-driver-sworn \
+        --sworn /work/build/sworn --proto-dir /work/schemas/proto --iterations "${SWORN_NOMAD_BENCH_N:-10}" \
+        --tasks "${SWORN_NOMAD_BENCH_TASKS:-50}" || rc=1
+fi
 left=$(find /sys/fs/cgroup -mindepth 1 -type d -name 'sworn-nomadtest-*' | head -5)
 [ -z "$left" ] || { echo "FAIL nomad/cleanup: cgroups left: $left"; rc=1; }
 exit $rc

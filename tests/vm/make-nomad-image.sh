@@ -73,6 +73,9 @@ mv "$stage/usr/work/build/"* "$stage/work/build/" && rm -rf "$stage/usr/work"
 mkdir -p "$stage/work/tests" "$stage/work/schemas"
 cp -a "$repo/tests/nomad" "$repo/tests/verdicts.py" "$stage/work/tests/"
 cp -a "$repo/schemas/proto" "$stage/work/schemas/"
+mkdir -p "$stage/work/bench" "$stage/work/conformance"   # bench/nomad_driver.py (SWORN_NOMAD_BENCH=1)
+cp "$repo/bench/nomad_driver.py" "$stage/work/bench/"
+cp "$repo/conformance/harness.py" "$repo/conformance/views.py" "$stage/work/conformance/" 2>/dev/null || true
 find "$stage/work" -name __pycache__ -prune -exec rm -rf {} +
 printf 'root:x:0:0:root:/root:/bin/sh\nnobody:x:65534:65534:nobody:/nonexistent:/bin/false\n' > "$stage/etc/passwd"
 printf 'root:x:0:\nnogroup:x:65534:\n' > "$stage/etc/group"

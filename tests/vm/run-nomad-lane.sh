@@ -22,7 +22,10 @@ for m in virtio_ring virtio virtio_pci_modern_dev virtio_pci_legacy_dev virtio_p
     [ -n "$f" ] || { echo "$0: module $m.ko not in $moddir" >&2; exit 2; }
     mods+=("$f")
 done
-echo "export SWORN_NOMAD_SELECT='${SWORN_NOMAD_SELECT:-}'" > "$work/select.env"
+cat > "$work/select.env" <<EOF
+export SWORN_NOMAD_SELECT='${SWORN_NOMAD_SELECT:-}' SWORN_NOMAD_BENCH='${SWORN_NOMAD_BENCH:-0}'
+export SWORN_NOMAD_BENCH_N='${SWORN_NOMAD_BENCH_N:-10}' SWORN_NOMAD_BENCH_TASKS='${SWORN_NOMAD_BENCH_TASKS:-50}'
+EOF
 # The image is a private scratch copy: the guest mounts it read-write. Four
 # vCPUs: the reserve partition then holds two allocs' cores (two_cores()).
 QEMU_EXTRA="-smp 4 -drive file=$work/nomad.ext4,if=virtio,format=raw ${QEMU_EXTRA:-}" SWORN_VM_CONTROLS=0 \
