@@ -132,25 +132,33 @@ Result<void> CheckThawed(const std::string& dir, const Hierarchy& h) {
   return Fail(MakeError(Errc::kBadState, "cgroup " + dir + " is frozen (" + why + "): thaw it or choose another path"));
 }
 
+// dir and every cgroup below it, parents first. Sub-cgroups (exec --cgroup,
+// or made by the container itself) hold the container's processes too.
+std::vector<std::string> Tree(const std::string& dir) {
+  std::vector<std::string> out{dir};
+  for (size_t i = 0; i < out.size() && out.size() < 10000; ++i) {
+    DIR* d = opendir(out[i].c_str());
+    if (!d) continue;
+    while (dirent* e = readdir(d)) {
+      std::string name = e->d_name;
+      if (e->d_type == DT_DIR && name != "." && name != "..") out.push_back(out[i] + "/" + name);
+    }
+    closedir(d);
+  }
+  return out;
+}
+
 // Whether any process is in dir or below it.
-bool Populated(const std::string& dir, bool v2, int depth = 0) {
+bool Populated(const std::string& dir, bool v2) {
   if (v2) {
     auto ev = ReadFile(dir + "/cgroup.events");
     return ev && ev->find("populated 1") != std::string::npos;
   }
-  auto procs = ReadFile(dir + "/cgroup.procs");
-  if (procs && !Trim(*procs).empty()) return true;
-  if (depth > 64) return true;  // deeper than anything we would create: do not trust it
-  DIR* d = opendir(dir.c_str());
-  if (!d) return false;
-  bool found = false;
-  while (dirent* e = readdir(d)) {
-    std::string name = e->d_name;
-    if (e->d_type != DT_DIR || name == "." || name == "..") continue;
-    if ((found = Populated(dir + "/" + name, false, depth + 1))) break;
+  for (const auto& d : Tree(dir)) {
+    auto procs = ReadFile(d + "/cgroup.procs");
+    if (procs && !Trim(*procs).empty()) return true;
   }
-  closedir(d);
-  return found;
+  return false;
 }
 
 }  // namespace
@@ -370,10 +378,13 @@ bool Contains(const std::vector<std::string>& dirs, pid_t pid) {
 std::vector<pid_t> Pids(const std::vector<std::string>& dirs) {
   std::vector<pid_t> out;
   for (const auto& dir : dirs) {
-    auto text = ReadFile(dir + "/cgroup.procs");
-    if (!text) continue;
-    for (const auto& l : Split(*text, '\n'))
-      if (!l.empty()) out.push_back(std::stoi(l));
+    if (access(dir.c_str(), F_OK) < 0) continue;
+    for (const auto& d : Tree(dir)) {
+      auto text = ReadFile(d + "/cgroup.procs");
+      if (!text) continue;
+      for (const auto& l : Split(*text, '\n'))
+        if (!l.empty()) out.push_back(std::stoi(l));
+    }
     break;
   }
   return out;
@@ -392,11 +403,26 @@ namespace {
 // containers). False if the directory is gone.
 bool KillAndThaw(const std::string& dir) {
   if (access(dir.c_str(), F_OK) < 0) return false;
+  // cgroup.kill takes the whole subtree; v1 has no such file.
   if (!WriteFile(dir + "/cgroup.kill", "1", O_WRONLY))
     for (pid_t pid : Pids({dir})) kill(pid, SIGKILL);
-  (void)WriteFile(dir + "/freezer.state", "THAWED", O_WRONLY);
-  (void)WriteFile(dir + "/cgroup.freeze", "0", O_WRONLY);
+  for (const auto& d : Tree(dir)) {
+    (void)WriteFile(d + "/freezer.state", "THAWED", O_WRONLY);
+    (void)WriteFile(d + "/cgroup.freeze", "0", O_WRONLY);
+  }
   return true;
+}
+
+// rmdir of dir's subtree, children first; false while any is busy.
+Result<bool> RemoveTree(const std::string& dir) {
+  auto tree = Tree(dir);
+  bool done = true;
+  for (auto it = tree.rbegin(); it != tree.rend(); ++it) {
+    if (rmdir(it->c_str()) == 0 || errno == ENOENT) continue;
+    if (errno != EBUSY) return Fail(SysError("rmdir", *it));
+    done = false;
+  }
+  return done;
 }
 
 }  // namespace
@@ -426,10 +452,7 @@ Result<void> Destroy(const std::vector<std::string>& dirs, const std::vector<std
         left = left || !Pids({dir}).empty();
         continue;
       }
-      if (rmdir(dir.c_str()) < 0 && errno != ENOENT) {
-        if (errno != EBUSY) return Fail(SysError("rmdir", dir));
-        left = true;
-      }
+      if (!SWORN_TRY(RemoveTree(dir))) left = true;
     }
     if (!left) return {};
     std::this_thread::sleep_for(std::chrono::milliseconds(attempt < 50 ? 1 : 10));

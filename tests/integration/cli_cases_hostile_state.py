@@ -38,12 +38,14 @@ def make_cgroup(t, path, controllers=None):
     for h in hierarchies():
         if controllers and h.name not in controllers:
             continue
-        d = h / path.lstrip("/")
-        d.mkdir(parents=True, exist_ok=True)
-        if (d / "cpuset.cpus").exists():  # v1 cpuset starts empty and takes no tasks
-            for f in ("cpuset.cpus", "cpuset.mems"):
-                if not (d / f).read_text().strip():
-                    (d / f).write_text((d.parent / f).read_text().strip())
+        d = h
+        for part in path.strip("/").split("/"):
+            d = d / part
+            d.mkdir(exist_ok=True)
+            if (d / "cpuset.cpus").exists():  # v1 cpuset starts empty and takes no tasks
+                for f in ("cpuset.cpus", "cpuset.mems"):
+                    if not (d / f).read_text().strip():
+                        (d / f).write_text((d.parent / f).read_text().strip())
         made.append(d)
     t.on_cleanup(lambda: itlib.remove_cgroup(path))
     return made
@@ -429,3 +431,26 @@ def case_exec_cgroup_frozen_refused(t):
     t.expect(res.rc not in (0, None), f"exec into a frozen sub-cgroup: {res.describe()}, want refused")
     t.expect("--cgroup" in res.err and "frozen" in res.err and "cold" in res.err,
              f"error {res.err.strip()!r} should name --cgroup and the frozen cgroup")
+
+
+def case_exec_cgroup_sub_torn_down(t):
+    """Processes exec'd into sub-cgroups are the container's: ps lists them,
+    and delete --force kills them and removes the sub-cgroups with the
+    container's own (runc removes the whole tree)."""
+    cid, path = exec_container(t, "exec-tree")
+    make_cgroup(t, path + "/sub")
+    make_cgroup(t, path + "/deep/er")
+    t.ok(t.rt("exec", "-d", "--cgroup", "sub", cid, "/bin/sworn-probe", "sleep", "100"), "exec -d --cgroup sub")
+    t.ok(t.rt("exec", "-d", "--cgroup", "deep/er", cid, "/bin/sworn-probe", "sleep", "100"), "exec -d --cgroup deep/er")
+    in_tree = wait_until(lambda: len(itlib.procs_in_cgroup_tree(path)) >= 3)
+    t.require(in_tree, f"exec'd processes not in {path}: {itlib.procs_in_cgroup_tree(path)}")
+    res = t.rt("ps", "--format", "json", cid)
+    pids = res.json() if res.rc == 0 else None
+    t.expect(isinstance(pids, list) and len(pids) >= 3, f"ps lists {pids!r}, want the init and both exec'd processes")
+    started = time.monotonic()
+    res = t.rt("delete", "--force", cid, timeout=15)
+    t.expect(res.rc == 0, f"delete --force: {res.describe()}")
+    t.expect(time.monotonic() - started < 5, f"delete --force took {time.monotonic() - started:.1f}s")
+    left = wait_until(lambda: not itlib.procs_in_cgroup_tree(path), timeout=3)
+    t.expect(left, f"processes left in the container's cgroups: {itlib.procs_in_cgroup_tree(path)}")
+    t.expect(not itlib.cgroup_dirs(path), f"cgroups left after delete --force: {itlib.cgroup_dirs(path)}")
