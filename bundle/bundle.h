@@ -69,6 +69,9 @@ struct TaskDriverConfig {
   std::string penalty;                  // "" (sworn's default, eperm) | eperm | kill
   std::vector<std::string> cap_add, cap_drop;
   std::string pid_mode, ipc_mode;       // "" = the plugin's default; private | host
+  // A minimal PID 1 (sworn.init) that forwards StopTask's and SignalTask's
+  // signals to the program and reaps; only with a private pid namespace.
+  bool init = true;
   std::string work_dir;                 // "" = "/" (image) or the task dir (host)
   std::string filesystem = "image";     // image | host
 };

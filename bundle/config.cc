@@ -247,6 +247,7 @@ Result<TaskDriverConfig> ParseTaskDriverConfig(const json& cty) {
   SWORN_TRY(Get(j, "cap_drop", "", c.cap_drop));
   SWORN_TRY(Get(j, "pid_mode", "", c.pid_mode));
   SWORN_TRY(Get(j, "ipc_mode", "", c.ipc_mode));
+  SWORN_TRY(Get(j, "init", "", c.init));
   SWORN_TRY(Get(j, "work_dir", "", c.work_dir));
   SWORN_TRY(Get(j, "filesystem", "", c.filesystem));
   SWORN_TRY(internal::CheckTaskValues(c));

@@ -51,6 +51,10 @@ json Annotations(const BuildContext& ctx, const std::vector<std::string>& unveil
     a["sworn.unveil.auto"] = "true";
   }
   if (!ctx.c.unveil_tcp.empty()) a["sworn.unveil.tcp"] = json(ctx.c.unveil_tcp).dump();
+  // The task is PID 1 of its own pid namespace, where the kernel drops every
+  // signal without a handler: sworn-init forwards them (kill_signal works).
+  const std::string& pid_mode = ctx.c.pid_mode.empty() ? ctx.p.default_pid_mode : ctx.c.pid_mode;
+  if (ctx.c.init && pid_mode != "host") a["sworn.init"] = "true";
   return a;
 }
 

@@ -78,6 +78,7 @@ Spec TaskConfigSpec() {
       {"cap_drop", Attr("cap_drop", "list(string)")},
       {"pid_mode", Attr("pid_mode", "string")},
       {"ipc_mode", Attr("ipc_mode", "string")},
+      {"init", WithDefault(Attr("init", "bool"), "true")},
       {"work_dir", Attr("work_dir", "string")},
       {"filesystem", WithDefault(Attr("filesystem", "string"), Quote("image"))},
   });

@@ -16,7 +16,11 @@ TEST_CASE("image mode: a plain task gets no pledge, no unveil, no network namesp
   auto b = Build(f.t, Command("sleep", {"10"}));
   const json& j = b.config;
   CHECK(j["process"]["args"] == json{"sleep", "10"});
-  CHECK(j["annotations"] == json{{"nomad.task.id", f.t.id}, {"nomad.alloc.id", kAllocId}, {"nomad.task.name", "web"}});
+  // A private pid namespace gets sworn-init as PID 1 (issue #10 item 5).
+  CHECK(j["annotations"] == json{{"nomad.task.id", f.t.id},
+                                 {"nomad.alloc.id", kAllocId},
+                                 {"nomad.task.name", "web"},
+                                 {"sworn.init", "true"}});
   CHECK(NsTypes(j) == std::vector<std::string>{"pid", "ipc", "mount", "cgroup"});
   CHECK_FALSE(j.contains("hostname"));
   CHECK(j["linux"]["resources"]["memory"] == json{{"limit", 64 * 1048576}});
@@ -343,4 +347,26 @@ TEST_CASE("errors naming mounts, devices and the request", "[bundle][build]") {
     c.promises = "stdio nope";
     CHECK(BuildError(f.t, c) == "promises: unknown promise \"nope\"");
   }
+}
+
+TEST_CASE("sworn.init: on for a private pid namespace, off with init = false or pid_mode host", "[bundle][build]") {
+  AllocFixture f;
+  auto on = Build(f.t, Command("sleep", {"10"}));
+  CHECK(on.config["annotations"]["sworn.init"] == "true");
+  auto off_cfg = Command("sleep", {"10"});
+  off_cfg.init = false;
+  CHECK_FALSE(Build(f.t, off_cfg).config["annotations"].contains("sworn.init"));
+  auto host_cfg = Command("sleep", {"10"});
+  host_cfg.pid_mode = "host";
+  bundle::PluginConfig p;
+  p.allow_host_pid = true;
+  auto host = bundle::BuildBundle(f.t, host_cfg, p);
+  REQUIRE(host);
+  CHECK_FALSE(host->config["annotations"].contains("sworn.init"));
+  auto parsed = bundle::ParseTaskDriverConfig(json{{"command", "x"}, {"init", false}});
+  REQUIRE(parsed);
+  CHECK_FALSE(parsed->init);
+  auto bad = bundle::ParseTaskDriverConfig(json{{"command", "x"}, {"init", "yes"}});
+  REQUIRE_FALSE(bad);
+  CHECK(bad.error().Message().find("init") != std::string::npos);
 }

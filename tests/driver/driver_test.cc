@@ -70,7 +70,7 @@ TEST_CASE("the task schema names every key the parser reads, with HCL literals",
   REQUIRE(spec.has_object());
   const auto& attrs = spec.object().attributes();
   for (const char* k : {"command", "args", "promises", "unveil", "unveil_tcp", "importance", "penalty", "cap_add",
-                        "cap_drop", "pid_mode", "ipc_mode", "work_dir", "filesystem"})
+                        "cap_drop", "pid_mode", "ipc_mode", "init", "work_dir", "filesystem"})
     CHECK(attrs.count(k) == 1);
   CHECK(attrs.at("command").attr().required());
   // String defaults are HCL expressions: quoted.

@@ -34,6 +34,7 @@ import driver_cases_recovery  # noqa: E402
 import driver_cases_config  # noqa: E402
 import driver_cases_exec  # noqa: E402
 import driver_cases_v17  # noqa: E402
+import driver_cases_init  # noqa: E402
 
 
 
@@ -178,7 +179,7 @@ class Suite:
 PLUGIN_KEYS = {"sworn_path", "state_dir", "chroot_env", "allow_caps", "default_pid_mode", "default_ipc_mode",
                "allow_host_pid", "allow_host_ipc", "cgroup_parent", "default_user"}
 TASK_KEYS = {"command", "args", "promises", "unveil", "unveil_tcp", "importance", "penalty", "cap_add", "cap_drop",
-             "pid_mode", "ipc_mode", "work_dir", "filesystem"}
+             "pid_mode", "ipc_mode", "init", "work_dir", "filesystem"}
 GO_VERSION = r"^v?\d+(\.\d+)*(-[0-9A-Za-z.-]+)?(\+[0-9A-Za-z.-]+)?$"
 
 
@@ -345,7 +346,7 @@ def main():
         suite.pb = nl.PB(args.proto_dir, suite.base / "pb")
         *body, last = driver_cases.CASES
         assert last[0] == "streams_and_logs"  # it shuts the plugin down: the more cases go before it
-        cases = [(n, f, True) for n, f in SETUP] + [(n, f, False) for n, f in body + driver_cases_more.CASES + driver_cases_config.CASES + driver_cases_recovery.CASES + driver_cases_v17.CASES + driver_cases_exec.CASES + [last]]
+        cases = [(n, f, True) for n, f in SETUP] + [(n, f, False) for n, f in body + driver_cases_more.CASES + driver_cases_config.CASES + driver_cases_recovery.CASES + driver_cases_v17.CASES + driver_cases_exec.CASES + driver_cases_init.CASES + [last]]
         for name, fn, essential in cases:
             if essential or not args.select or args.select in name:
                 outcomes.append(run_case(name, fn, suite))
