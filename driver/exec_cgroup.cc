@@ -3,13 +3,10 @@
 #include <fcntl.h>
 #include <signal.h>
 #include <sys/stat.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include <chrono>
 #include <filesystem>
-#include <map>
-#include <memory>
 #include <optional>
 #include <thread>
 
@@ -102,13 +99,15 @@ void SessionCgroup::Signal(int sig) const {
   for (pid_t p : Pids()) kill(p, sig);
 }
 
-bool SessionCgroup::Empty() const { return Pids().empty(); }
-
 Result<void> SessionCgroup::Destroy() {
   if (dir_.empty()) return {};
   auto r = KillAndRemove(dir_, v2_);
   if (r) dir_.clear();
   return r;
+}
+
+void SessionCgroup::RemoveIfEmpty() {
+  if (!dir_.empty() && Pids().empty() && (rmdir(dir_.c_str()) == 0 || errno == ENOENT)) dir_.clear();
 }
 
 void RemoveStaleSessions(const std::vector<std::string>& task_dirs) {

@@ -17,8 +17,8 @@ namespace sworn::driver {
 
 class SessionCgroup {
  public:
-  // Creates the session cgroup beside the task's cgroups (from the
-  // container's state). `tag` makes the name unique within the task.
+  // Creates the session cgroup under the task's (task_dirs: the
+  // container's cgroup dirs). `tag` makes the name unique within the task.
   static Result<SessionCgroup> Create(const std::vector<std::string>& task_dirs, const std::string& tag);
   SessionCgroup() = default;
   SessionCgroup(SessionCgroup&& o) noexcept { *this = std::move(o); }
@@ -29,10 +29,10 @@ class SessionCgroup {
   std::string Flag() const;
   // Sends sig to every process of the session.
   void Signal(int sig) const;
-  bool Empty() const;
   // SIGKILL until empty, then removes the cgroup. Idempotent.
   Result<void> Destroy();
-  const std::string& Dir() const { return dir_; }
+  // Removes the cgroup now if no process is left in it.
+  void RemoveIfEmpty();
 
  private:
   std::vector<pid_t> Pids() const;

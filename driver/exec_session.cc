@@ -115,18 +115,35 @@ void ExecProcess::Signal(int sig) {
 
 void ExecProcess::Kill() {
   std::lock_guard l(mu_);
+  // Not sworn exec itself: it reaps the command once that is killed. A
+  // command orphaned by a killed sworn exec would be left to the host's
+  // init to reap, and until then its zombie holds the task's pid namespace
+  // (and so StopTask) open.
   cg.Signal(SIGKILL);
-  // Through the pidfd: the pid itself may already be reaped and reused.
-  if (pidfd) syscall(SYS_pidfd_send_signal, pidfd.get(), SIGKILL, nullptr, 0);
 }
 
-void ExecProcess::Reap() {
+void ExecProcess::ReleaseCgroupIfEmpty() {
+  std::lock_guard l(mu_);
+  cg.RemoveIfEmpty();
+}
+
+int ExecProcess::Reap() {
   if (pid > 0) {
-    Kill();
+    // sworn exec leaves once its command is gone. Repeated: a sworn exec
+    // still starting puts the command into the session cgroup meanwhile.
+    // One that hangs is killed after 1 s.
+    pollfd p{pidfd.get(), POLLIN, 0};
+    bool gone = !pidfd;
+    for (int i = 0; i < 20 && !gone; ++i) {
+      Kill();
+      gone = poll(&p, 1, 50) > 0;
+    }
+    if (!gone) syscall(SYS_pidfd_send_signal, pidfd.get(), SIGKILL, nullptr, 0);
     Wait();
   }
   std::lock_guard l(mu_);
   if (auto r = cg.Destroy(); !r) hclog::Error("exec session cleanup", {{"error", r.error().Message()}});
+  return code_ < 0 ? 255 : code_;
 }
 
 int ExecProcess::Wait() {
@@ -221,8 +238,9 @@ Result<ExecOutput> RunExec(const TaskRecord& r, const std::vector<std::string>& 
   });
   ExecOutput o;
   Collect(*p, o, timeout_ms, stop, wake.get());
-  if (o.timed_out || stop) p->Kill();
-  int code = p->Wait();
+  // Killed: the tree goes first, then sworn exec (Reap). Otherwise the
+  // command's exit code, then its leftovers (daemonized children).
+  int code = o.timed_out || stop ? p->Reap() : p->Wait();
   p->Reap();
   sessions.Remove(token);
   if (sessions.Count() == 0) malloc_trim(0);  // see exec_stream.cc

@@ -29,14 +29,19 @@ class ExecProcess {
 
   // Sends sig to every process of the session. Thread-safe.
   void Signal(int sig);
-  // SIGKILL to the session's whole tree and to sworn exec. Thread-safe.
+  // SIGKILL to the session's whole tree (sworn exec then exits). Thread-safe.
   void Kill();
   // Exit code as a shell reports it (128+N for a signal). Blocks until
   // sworn exec exits (it waits for the command).
   int Wait();
+  // Once the command has ended: removes the session cgroup if nothing is
+  // left in it (a task that exits cannot remove its cgroup while the
+  // session's is inside). Thread-safe.
+  void ReleaseCgroupIfEmpty();
   // Kills whatever is left of the session (daemonized children too),
-  // reaps sworn exec and removes the session cgroup.
-  void Reap();
+  // reaps sworn exec (killing it if it hangs) and removes the session
+  // cgroup. Returns sworn exec's exit code.
+  int Reap();
 
   pid_t pid = -1;  // sworn exec
   UniqueFd pidfd;

@@ -174,8 +174,7 @@ void ExecReactor::Run() {
     std::lock_guard l(mu_);
     stopped = stop_;
   }
-  if (stopped) proc_->Kill();
-  int code = proc_->Wait();
+  int code = stopped ? proc_->Reap() : proc_->Wait();
   proc_->Reap();  // daemonized leftovers of a finished command go too
   sessions.Remove(token);
   // A burst of sessions leaves freed chunks in the allocator's per-thread
@@ -194,6 +193,7 @@ void ExecReactor::Pump() {
   int out = tty_ ? proc_->master.get() : proc_->out.get();
   int err = tty_ ? -1 : proc_->err.get();
   int in = tty_ ? proc_->master.get() : proc_->in.get();
+  bool exec_ended = false;
   while (out >= 0 || err >= 0) {
     bool room, input;
     {
@@ -220,11 +220,19 @@ void ExecReactor::Pump() {
       }
       input = reading_paused_ && !pending_in_.empty();
     }
-    pollfd fds[4] = {{wake_.get(), POLLIN, 0},
+    // sworn exec ends with the command: if the task exits while a slow
+    // client still has output to take, the empty session cgroup must not
+    // keep the task's own from being removed.
+    pollfd fds[5] = {{wake_.get(), POLLIN, 0},
                      {room ? out : -1, POLLIN, 0},
                      {room ? err : -1, POLLIN, 0},
-                     {input ? in : -1, POLLOUT, 0}};
-    if (poll(fds, 4, -1) < 0 && errno != EINTR) return;
+                     {input ? in : -1, POLLOUT, 0},
+                     {exec_ended ? -1 : proc_->pidfd.get(), POLLIN, 0}};
+    if (poll(fds, 5, -1) < 0 && errno != EINTR) return;
+    if (fds[4].revents) {
+      exec_ended = true;
+      proc_->ReleaseCgroupIfEmpty();
+    }
     if (fds[0].revents) {
       uint64_t n;
       (void)!read(wake_.get(), &n, sizeof(n));

@@ -260,7 +260,8 @@ Result<void> TaskManager::Stop(const std::string& id, int64_t timeout_ms, const 
   if (!t || t->Exited()) return {};  // Nomad cannot tell "not found" apart and would retry
   EndSessions(id);
   int sig = signal.empty() ? SIGINT : SWORN_TRY(WithContext(container::ParseSignal(signal), "signal"));
-  (void)container::Kill(t->rec.state_root, t->rec.container_id, sig, false);
+  if (auto k = container::Kill(t->rec.state_root, t->rec.container_id, sig, false); !k)
+    hclog::Error("StopTask: signalling the task failed", {{"task_id", id}, {"error", k.error().Message()}});
   if (t->Wait(nullptr, static_cast<int>(std::max<int64_t>(timeout_ms, 0)))) return {};
   hclog::Info("task did not stop in time; killing every process", {{"task_id", id}});
   (void)container::Kill(t->rec.state_root, t->rec.container_id, SIGKILL, true);
