@@ -7,9 +7,14 @@ is left on the host.
 Safety: the cases that hand sworn a cgroupsPath naming a hierarchy root
 (cgroupsPath_root_refused) must never run against a sworn without the fix:
 its `delete --force` would SIGKILL every process of the host's root cgroup.
-They were checked by reading the code before the fix; every other case here
-was seen to fail before the fix and pass after it, and only ever points sworn
-at cgroups under the suite's own prefix.
+That one was checked by reading the code before the fix (and runs on pure
+cgroup v2 in the VM lane, tests/vm/guest-cgroup-v2.sh).  Every other case
+only points sworn at cgroups under the suite's own prefix and at its own
+processes, so it is safe against an unfixed sworn; cgroupsPath_reused_*,
+cgroupsPath_populated_*, state_garbled_*, state_deep_*, state_cgroup_dirs_*,
+frozen_cgroup_refused (pre-existing cgroups), exec_cgroup_refused and
+exec_cgroup_places_process were run against the code before the fix and
+failed there.
 """
 import json
 import os
