@@ -337,6 +337,10 @@ def case_hostile_memory_limit_one_byte(t):
     cfg["linux"]["resources"] = {"memory": {"limit": 1}}
     res = refused(t, cfg, ["linux.resources.memory.limit", "1"], "memory limit of 1 byte")
     t.expect(re.search(r"at least|minimum", res.err), f"error does not say what is valid: {res.err.strip()!r}")
+    # The smallest accepted limit is enough to start a container.
+    cfg["linux"]["resources"] = {"memory": {"limit": 6 << 20}}
+    _, res = t.run(cfg)
+    t.expect(res.rc == 0, f"run with the minimum memory limit (6 MiB): {res.describe()}")
     cid, _ = t.started(t.sleeper())
     res = t.rt("update", "--memory", "1", cid)
     t.expect(res.rc not in (0, None) and "memory" in res.err, f"update --memory 1: {res.describe()}")
