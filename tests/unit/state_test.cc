@@ -153,3 +153,25 @@ TEST_CASE("cgroupsPath that names a hierarchy root or climbs is refused", "[unit
   CHECK(sworn::cgroup::ResolvePath("a/b", "id", h) == "/user/x/a/b");
   CHECK(sworn::cgroup::ResolvePath("", "id", h) == "/sworn/id");
 }
+
+TEST_CASE("reused cgroup dirs round-trip and must be among the container's", "[unit][state]") {
+  std::string own = "/sys/fs/cgroup/pids/sworn-u/c1";
+  sworn::state::ContainerState s;
+  s.id = "c1";
+  s.config = {{"linux", {{"cgroupsPath", "/sworn-u/c1"}}}};
+  s.cgroup_dirs = {own};
+  s.cgroup_reused = {own};
+  auto back = DamagedState(s.ToJson().dump()).Load();
+  REQUIRE(back);
+  CHECK(back->cgroup_reused == s.cgroup_reused);
+  s.cgroup_reused = {"/sys/fs/cgroup/pids"};
+  auto r = DamagedState(s.ToJson().dump()).Load();
+  REQUIRE_FALSE(r);
+  CHECK(r.error().Message().find("cgroup_reused") != std::string::npos);
+  // State from before cgroup_reused existed: every dir was created by sworn.
+  auto j = s.ToJson();
+  j.erase("cgroup_reused");
+  back = DamagedState(j.dump()).Load();
+  REQUIRE(back);
+  CHECK(back->cgroup_reused.empty());
+}
