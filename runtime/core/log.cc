@@ -90,7 +90,13 @@ void Write(Level level, std::string_view msg) {
     line = "sworn: " + std::string(level == Level::kError ? "" : std::string(LevelName(level)) + ": ") +
            safe + "\n";
   } else {
-    line = "time=\"" + NowRfc3339() + "\" level=" + LevelName(level) + " msg=\"" + safe + "\"\n";
+    // logfmt, as runc's logrus writes it: the quoted value escapes " and \.
+    std::string quoted;
+    for (char c : safe) {
+      if (c == '"' || c == '\\') quoted += '\\';
+      quoted += c;
+    }
+    line = "time=\"" + NowRfc3339() + "\" level=" + LevelName(level) + " msg=\"" + quoted + "\"\n";
   }
   (void)!write(s.fd, line.data(), line.size());
   // Errors also reach the terminal when they go to a log file, as runc does.

@@ -245,6 +245,15 @@ def case_hostile_control_chars_escaped(t):
             json.loads(line)
         except ValueError:
             t.fail(f"log line is not JSON: {line!r}")
+    # The text log file is logfmt: one line per error, the value's quotes escaped.
+    textlog = Path(t.ws.base) / f"{t.name}.txt.log"
+    cfg["process"]["cwd"] = 'rel"\nlevel=info msg="forged'
+    cid, bundle = t.bundle(cfg)
+    res = t.rt("--log", str(textlog), "create", "--bundle", str(bundle), cid)
+    lines = textlog.read_text(errors="replace").splitlines()
+    t.expect(res.rc not in (0, None) and len(lines) == 1, f"text log: {res.describe()} {lines!r}")
+    t.expect(lines and re.fullmatch(r'time="[^"]*" level=error msg="([^"\\]|\\.)*"', lines[0]),
+             f"text log line is not logfmt: {lines!r}")
 
 
 # ---------------------------------------------------------------- 17. unclear errors
