@@ -225,17 +225,30 @@ void Collect(ExecProcess& p, ExecOutput& o, int64_t timeout_ms, const std::atomi
 
 Result<ExecOutput> RunExec(const TaskRecord& r, const std::vector<std::string>& command, int64_t timeout_ms,
                            SessionRegistry& sessions) {
-  auto p = SWORN_TRY(SpawnExec(r, command, false));
-  p->in.reset();
+  // Registered before sworn exec starts, so that a shutdown or DestroyTask
+  // meanwhile ends the run as soon as it exists.
   std::atomic<bool> stop{false};
+  std::mutex mu;
+  ExecProcess* raw = nullptr;
   UniqueFd wake(eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK));
-  ExecProcess* raw = p.get();
-  uint64_t token = sessions.Add(r.id, [&stop, &wake, raw] {
+  uint64_t token = sessions.Add(r.id, [&] {
     stop = true;
     uint64_t one = 1;
     (void)!write(wake.get(), &one, sizeof(one));
-    raw->Kill();
+    std::lock_guard l(mu);
+    if (raw) raw->Kill();
   });
+  auto spawned = SpawnExec(r, command, false);
+  {
+    std::lock_guard l(mu);
+    raw = spawned ? spawned->get() : nullptr;
+  }
+  if (!spawned) {
+    sessions.Remove(token);
+    return Fail(spawned.error());
+  }
+  auto& p = *spawned;
+  p->in.reset();
   ExecOutput o;
   Collect(*p, o, timeout_ms, stop, wake.get());
   // Killed: the tree goes first, then sworn exec (Reap). Otherwise the

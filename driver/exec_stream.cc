@@ -154,18 +154,20 @@ class ExecReactor final : public grpc::ServerBidiReactor<Req, Resp> {
 };
 
 void ExecReactor::Run() {
-  auto p = SpawnExec(task_->rec, command_, tty_);
-  {
-    std::lock_guard l(mu_);
-    if (!p) return FinishOnce(ToStatus(p.error()));
-    proc_ = std::move(*p);
-    if (stop_) proc_->Kill();
-  }
+  // Registered before sworn exec starts: a shutdown or DestroyTask meanwhile
+  // stops the session as soon as it exists.
   auto& sessions = tm_.Sessions();
   uint64_t token = sessions.Add(task_->rec.id, [this] {
     std::lock_guard l(mu_);
-    Stop(grpc::Status(grpc::StatusCode::ABORTED, "exec session ended: the task is going away"));
+    Stop(grpc::Status(grpc::StatusCode::ABORTED, "exec session ended: the task or the plugin is going away"));
   });
+  auto p = SpawnExec(task_->rec, command_, tty_);
+  {
+    std::lock_guard l(mu_);
+    if (p) proc_ = std::move(*p);
+    if (!p) FinishOnce(ToStatus(p.error()));
+  }
+  if (!p) return sessions.Remove(token);
   int in = tty_ ? proc_->master.get() : proc_->in.get();
   if (in >= 0) fcntl(in, F_SETFL, fcntl(in, F_GETFL) | O_NONBLOCK);
   Pump();
