@@ -31,6 +31,8 @@ Result<spec::Process> ProcessFromFile(const std::string& path) {
 Result<uint32_t> ParseId(const std::string& s, const std::string& what) { return spec::ParseIdText(s, what); }
 
 Result<void> ApplyFlags(spec::Process& p, const ExecFlags& f) {
+  if (!f.cwd.empty() && f.cwd[0] != '/')
+    return Fail(MakeError(Errc::kInvalidArgument, "--cwd: must be an absolute path, got \"" + f.cwd + "\""));
   if (!f.cwd.empty()) p.cwd = f.cwd;
   if (f.tty) p.terminal = true;
   if (f.nnp) p.no_new_privileges = true;

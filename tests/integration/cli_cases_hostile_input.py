@@ -66,6 +66,9 @@ def case_hostile_exec_user_overflow_refused(t):
         t.expect(res.rc not in (0, None), f"exec {flag} {value}: {res.describe()}, ran {res.out.strip()[:100]!r}")
         t.expect(flag in res.err and value in res.err and "internal error" not in res.err,
                  f"exec {flag} {value}: error {res.err.strip()!r} should name the flag and the value")
+    res = t.rt("exec", "--cwd", "../../etc", cid, "/bin/pwd")
+    t.expect(res.rc not in (0, None) and "--cwd" in res.err and "../../etc" in res.err,
+             f"exec --cwd ../../etc: {res.describe()} {res.out.strip()!r}")
     res = t.rt("exec", "--user", "4294967294:4294967294", cid, "/bin/sh", "-c", "id -u; id -g")
     t.expect(res.rc == 0 and res.out.split() == ["4294967294", "4294967294"],
              f"exec --user 4294967294 (the largest id): {res.describe()} {res.out!r}")
