@@ -58,10 +58,11 @@ static int64_t NowUnixNs() {
   return int64_t{ts.tv_sec} * 1000000000 + ts.tv_nsec;
 }
 
-static Result<void> WriteExitFile(const Globals& g, const std::string& id, const std::string& path, int status) {
+static Result<void> WriteExitFile(const Globals& g, const std::string& id, const std::string& path, int status,
+                                  bool pid1) {
   auto ooms = container::OomKills(g.root, id);
   nlohmann::json j = {{"exit_code", container::ExitCode(status)},
-                      {"signal", WIFSIGNALED(status) ? WTERMSIG(status) : 0},
+                      {"signal", container::ExitSignal(status, pid1)},
                       {"oom_killed", ooms && *ooms > 0},
                       {"exited_at", std::time(nullptr)},
                       {"exited_at_ns", NowUnixNs()}};
@@ -101,7 +102,7 @@ int Run(const Globals& g, const std::vector<std::string>& args) {
   auto status = container::WaitForwardStatus(*c);
   log::Debug("run: container exited");
   if (status && !exit_file.empty()) {
-    if (auto w = WriteExitFile(g, o.id, exit_file, *status); !w) log::Warn(w.error().Message());
+    if (auto w = WriteExitFile(g, o.id, exit_file, *status, c->pid1); !w) log::Warn(w.error().Message());
   }
   if (!keep) {
     if (auto del = container::Delete(g.root, o.id, true); !del) log::Warn(del.error().Message());

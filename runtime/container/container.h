@@ -37,6 +37,7 @@ struct Created {
   UniqueFd pidfd;
   UniqueFd pty_master;  // only with pty_to_parent
   UniqueFd sync;        // only for foreground: the init waits here for kStart
+  bool pid1 = false;    // sworn.init: the init is sworn-init, the program its child
 };
 
 Result<Created> Create(const std::string& root, const CreateOptions& o);
@@ -75,6 +76,9 @@ Result<int> WaitForward(const Created& c);
 Result<int> WaitForwardStatus(const Created& c);
 // The exit code a shell reports for a wait status (128+N for signal N).
 int ExitCode(int status);
+// The signal that ended the program, 0 if none. Under sworn-init (pid1) the
+// init exits 128+N when the program died of signal N (as tini does).
+int ExitSignal(int status, bool pid1);
 
 // Cgroup verbs.
 Result<std::vector<pid_t>> Pids(const std::string& root, const std::string& id);

@@ -195,6 +195,7 @@ Result<Created> Create(const std::string& root, const CreateOptions& o) {
   guard.Release();
   dir_cleanup.dir = nullptr;
   Created out{child.pid, std::move(child.pidfd), std::move(pty)};
+  out.pid1 = pid1.get() >= 0;
   if (o.foreground) out.sync = UniqueFd(dup(parent_sock.fd()));
   return out;
 }

@@ -61,6 +61,13 @@ int ExitCode(int status) {
   return 255;
 }
 
+int ExitSignal(int status, bool pid1) {
+  if (WIFSIGNALED(status)) return WTERMSIG(status);
+  if (pid1 && WIFEXITED(status) && WEXITSTATUS(status) > 128 && WEXITSTATUS(status) < 128 + NSIG)
+    return WEXITSTATUS(status) - 128;
+  return 0;
+}
+
 Result<int> WaitForward(const Created& c) {
   auto status = WaitForwardStatus(c);
   if (!status) return Fail(status.error());

@@ -213,7 +213,7 @@ TEST_CASE("sworn runs a pledged, unveiled task", "[bundle][sworn][root]") {
 }
 
 // A host-mode task sees the host's files (its own bundle, by host path) but
-// is pid 1 of its own pid namespace.
+// has a pid namespace of its own, where sworn-init is pid 1 and the task 2.
 TEST_CASE("sworn runs the bundle of a host-mode task", "[bundle][sworn][root][host-run]") {
   if (geteuid() != 0) {
     WARN("skipped: needs root");
@@ -221,7 +221,7 @@ TEST_CASE("sworn runs the bundle of a host-mode task", "[bundle][sworn][root][ho
   }
   AllocFixture f;
   auto c = Command("/bin/sh", {"-c", "test -d \"$NOMAD_TASK_DIR\" && test -f " + f.task_dir +
-                                         "/sworn/config.json && test $$ = 1 && echo ok"});
+                                         "/sworn/config.json && test $$ = 2 && test $PPID = 1 && echo ok"});
   c.filesystem = "host";
   SwornRun run(f.root, bundle::ContainerId(f.t.id));
   auto r = run.Task(f, c);

@@ -105,7 +105,8 @@ def case_host_filesystem(t, s):
     t.expect("BUNDLE-READ" in lines, f"host mode: its own bundle {td}/sworn/config.json not readable: {lines}")
     t.expect(value(lines, "TASKDIR") == td + "/local", f"host mode: NOMAD_TASK_DIR {value(lines, 'TASKDIR')!r}, "
              f"want the host path {td}/local")
-    t.expect(value(lines, "PID") == "1", f"host mode: echo $$ = {value(lines, 'PID')!r}, want 1 (own pid namespace)")
+    t.expect(value(lines, "PID") == "2", f"host mode: echo $$ = {value(lines, 'PID')!r}, want 2 (own pid namespace, "
+                                         f"under sworn-init)")
     t.expect(value(lines, "PWD") == td, f"host mode: cwd {value(lines, 'PWD')!r}, want the task dir {td}")
     s.finish(run)
 
