@@ -335,6 +335,28 @@ def case_exec_plugin_sigterm(t, s):
     shutdown_with_session(t, s, "sigterm")
 
 
+def case_exec_plugin_killed_then_recovered(t, s):
+    """The plugin is SIGKILLed with a session open (go-plugin's last resort):
+    nothing can end the session then, but the next plugin's RecoverTask of the
+    task does (the session's client went with the old plugin)."""
+    need(t, s)
+    p, c = s.launch()
+    t.rpc_ok(lambda: c.set_config(s.plugin_config()), "SetConfig")
+    run = s.task(t, "xkilled", SH, ["-c", f"echo ready; {LOOP}"])
+    run.handle = t.rpc_ok(lambda: c.start_task(run.tc), "StartTask").handle
+    t.require(run.alloc.stdout.wait_for("ready"), "task did not start")
+    tag = mark()
+    started_stream(t, s, c, run, tag)
+    p.kill()
+    h = s.pb.drv.TaskHandle()
+    h.CopyFrom(run.handle)
+    h.config.msgpack_driver_config = b""
+    t.rpc_ok(lambda: s.client.recover_task(h), "RecoverTask after the plugin was killed")
+    gone_within(t, tag, 1.0, "RecoverTask after a killed plugin", s)
+    t.expect(nl.alloc_pids(run.alloc.id), "the task did not survive")
+    s.finish(run)
+
+
 def soak_one(s, run, i, tags):
     tag = mark()
     tags.append(tag)
