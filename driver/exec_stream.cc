@@ -46,6 +46,7 @@ class ExecReactor final : public grpc::ServerBidiReactor<Req, Resp> {
     if (!started_) return Setup();
     if (in_.has_stdin()) {
       pending_in_ = in_.stdin().data();
+      in_off_ = 0;
       close_in_ = in_.stdin().close();
     }
     if (in_.has_tty_size()) {
@@ -145,7 +146,8 @@ class ExecReactor final : public grpc::ServerBidiReactor<Req, Resp> {
   Req in_;
   Resp current_;
   std::deque<Resp> queue_;
-  std::string pending_in_;   // stdin not yet in the command's pipe
+  std::string pending_in_;   // stdin not yet in the command's pipe (from in_off_ on)
+  size_t in_off_ = 0;
   bool close_in_ = false, resize_ = false, reading_paused_ = false;
   unsigned short rows_ = 0, cols_ = 0;
   std::unique_ptr<ExecProcess> proc_;
@@ -207,8 +209,9 @@ void ExecReactor::Pump() {
         ioctl(proc_->master.get(), TIOCSWINSZ, &ws);
       }
       resize_ = false;
-      if (reading_paused_ && (pending_in_.empty() || in < 0)) {  // this message is handled
+      if (reading_paused_ && (in_off_ >= pending_in_.size() || in < 0)) {  // this message is handled
         pending_in_.clear();
+        in_off_ = 0;
         if (close_in_ && in >= 0) {
           if (tty_) {
             (void)!write(in, "\x04", 1);  // EOF for the pty's line discipline
@@ -220,7 +223,7 @@ void ExecReactor::Pump() {
         close_in_ = reading_paused_ = false;
         if (!finished_) StartRead(&in_);
       }
-      input = reading_paused_ && !pending_in_.empty();
+      input = reading_paused_ && in_off_ < pending_in_.size();
     }
     // sworn exec ends with the command: if the task exits while a slow
     // client still has output to take, the empty session cgroup must not
@@ -268,15 +271,15 @@ bool ExecReactor::ReadOutput(int fd, bool is_err, int& slot) {
 // Writes what the pipe takes now; false once the command cannot take input.
 bool ExecReactor::WriteInput(int fd) {
   std::lock_guard l(mu_);
-  while (!pending_in_.empty()) {
-    ssize_t n = write(fd, pending_in_.data(), pending_in_.size());
+  while (in_off_ < pending_in_.size()) {
+    ssize_t n = write(fd, pending_in_.data() + in_off_, pending_in_.size() - in_off_);
     if (n < 0 && errno == EINTR) continue;
     if (n < 0 && errno == EAGAIN) return true;
     if (n <= 0) {
-      pending_in_.clear();
+      in_off_ = pending_in_.size();  // dropped
       return false;
     }
-    pending_in_.erase(0, n);
+    in_off_ += n;
   }
   return true;
 }
