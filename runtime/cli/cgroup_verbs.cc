@@ -12,6 +12,7 @@
 #include "cli/cli.h"
 #include "container/container.h"
 #include "core/json_input.h"
+#include "spec/spec.h"
 #include "core/sys.h"
 
 namespace sworn::cli {
@@ -168,7 +169,7 @@ int Update(const Globals& g, const std::vector<std::string>& args) {
   ExpectArgs("update", p, 1, 1, "<container-id>");
   nlohmann::json r = nlohmann::json::object();
   if (!file.empty()) {
-    auto text = file == "-" ? Result<std::string>(std::string(std::istreambuf_iterator<char>(std::cin), {})) : ReadFile(file);
+    auto text = spec::ReadJsonFile(file == "-" ? "/dev/stdin" : file, "--resources", false);
     if (!text) return Report(text.error().Message());
     auto parsed = ParseJsonInput(*text, "--resources " + file);
     if (!parsed) return Report(parsed.error().Message());

@@ -23,7 +23,7 @@ struct ExecFlags {
 };
 
 Result<spec::Process> ProcessFromFile(const std::string& path) {
-  std::string text = SWORN_TRY(WithContext(ReadFile(path), "--process"));
+  std::string text = SWORN_TRY(WithContext(spec::ReadJsonFile(path, "--process", false), "--process"));
   auto j = SWORN_TRY(ParseJsonInput(text, "--process " + path));
   return spec::ParseProcess(j, "--process " + path);
 }

@@ -99,7 +99,7 @@ state::ContainerState InitialState(const CreateOptions& o, const std::string& bu
 Result<Created> Create(const std::string& root, const CreateOptions& o) {
   SWORN_TRY(state::ValidateId(o.id));
   std::string bundle = SWORN_TRY(RealPath(o.bundle));
-  std::string text = SWORN_TRY(ReadFile(bundle + "/config.json"));
+  std::string text = SWORN_TRY(spec::ReadJsonFile(bundle + "/config.json", "config.json", true));
   auto spec = SWORN_TRY(spec::ParseSpec(text, bundle));
   if (!spec.process) return Fail(FieldError("process", "is required to create a container"));
   auto plan = SWORN_TRY(PlanNamespaces(spec.linux));

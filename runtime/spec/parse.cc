@@ -383,10 +383,8 @@ Result<Spec> ParseSpec(std::string_view text, const std::string& bundle) {
 }
 
 Result<Spec> LoadBundle(const std::string& bundle) {
-  std::string path = bundle + "/config.json";
-  auto text = ReadFile(path);
-  if (!text) return Fail(text.error());
-  return ParseSpec(*text, bundle);
+  auto text = SWORN_TRY(ReadJsonFile(bundle + "/config.json", "config.json", true));
+  return ParseSpec(text, bundle);
 }
 
 }  // namespace sworn::spec

@@ -137,6 +137,10 @@ struct Spec {
   nlohmann::json raw;  // the document as parsed, kept in the container's state
 };
 
+// Reads an untrusted JSON file, at most ParseJsonInput's size bound;
+// regular_only refuses FIFOs, devices and directories (config.json).
+Result<std::string> ReadJsonFile(const std::string& path, std::string_view what, bool regular_only);
+
 // Parses config.json text. `bundle` (absolute) resolves a relative root.path.
 Result<Spec> ParseSpec(std::string_view text, const std::string& bundle);
 Result<Spec> LoadBundle(const std::string& bundle);

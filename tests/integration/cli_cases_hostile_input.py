@@ -473,3 +473,28 @@ def case_hostile_create_fuzz(t):
     took = time.monotonic() - start
     t.expect(not crashes, f"create crashed or hung on {len(crashes)} inputs (seed {seed}): {crashes[:5]}")
     t.note(f"seed {seed}: {done} mutated configs through create in {took:.0f}s, {created} created")
+
+
+def case_hostile_config_not_a_file(t):
+    """A config.json that is a FIFO or a symlink to /dev/zero hung create
+    (or filled memory); an exec -p of /dev/zero did the same."""
+    for kind in ("fifo", "zero", "dir"):
+        cid, bundle = t.bundle(t.sleeper())
+        cfg = bundle / "config.json"
+        cfg.unlink()
+        if kind == "fifo":
+            os.mkfifo(cfg)
+        elif kind == "zero":
+            cfg.symlink_to("/dev/zero")
+        else:
+            cfg.mkdir()
+        start = time.monotonic()
+        res = t.rt("create", "--bundle", str(bundle), cid, timeout=10)
+        t.expect(res.rc is not None and 0 < res.rc < 128, f"config.json a {kind}: {res.describe()}")
+        t.expect("config.json" in res.err, f"config.json a {kind}: {res.err.strip()!r}")
+        t.expect(time.monotonic() - start < 5, f"config.json a {kind}: took {time.monotonic() - start:.1f}s")
+        t.expect(not (t.rt.root / cid).exists(), f"config.json a {kind}: state dir left behind")
+    cid, _ = t.started(t.sleeper())
+    res = t.rt("exec", "--process", "/dev/zero", cid, timeout=20)
+    t.expect(res.rc is not None and 0 < res.rc < 128 and "--process" in res.err and "MiB" in res.err,
+             f"exec -p /dev/zero: {res.describe()}")
