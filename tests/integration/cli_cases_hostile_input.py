@@ -313,6 +313,10 @@ def case_hostile_update_sizes_strict(t):
         res = t.rt("update", "--memory", bad, cid)
         t.expect(res.rc not in (0, None), f"update --memory {bad}: {res.describe()}")
         t.expect("--memory" in res.err and bad in res.err, f"update --memory {bad}: {res.err.strip()!r}")
+    res = t.rt("update", "--resources", "-", cid, stdin=b'{"pids": {"limit": 77}}')
+    pids_max = Path("/sys/fs/cgroup/pids") / t.cgroup_path(cid).lstrip("/") / "pids.max"
+    t.expect(res.rc == 0 and (not pids_max.exists() or pids_max.read_text().strip() == "77"),
+             f"update -r - (stdin): {res.describe()}")
     limit = Path("/sys/fs/cgroup/memory") / t.cgroup_path(cid).lstrip("/") / "memory.limit_in_bytes"
     for good, want in (("64m", 64 << 20), ("1.5g", 3 << 29), ("100000000", 99999744)):
         res = t.rt("update", "--memory", good, cid)
