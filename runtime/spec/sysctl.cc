@@ -18,15 +18,21 @@ bool IsIpcKey(std::string_view k) {
   return k.starts_with("fs.mqueue.");
 }
 
-// A joined network namespace may be the runtime's own (`ip netns` bind of
-// the host's, or /proc/1/ns/net): then net.* reaches the host.
-Result<bool> SharesHostNet(const Namespace* net) {
-  if (!net) return true;
-  if (net->path.empty()) return false;
+// A joined namespace may be the runtime's own (`ip netns` bind of the
+// host's, or /proc/1/ns/ipc): then the key reaches the host all the same.
+Result<bool> SharesHost(const Namespace* ns) {
+  if (!ns) return true;
+  if (ns->path.empty()) return false;
+  std::string self = std::string("/proc/self/ns/") + NsProcName(ns->type);
   struct stat ours, theirs;
-  if (stat("/proc/self/ns/net", &ours) < 0) return Fail(SysError("stat", "/proc/self/ns/net"));
-  if (stat(net->path.c_str(), &theirs) < 0) return Fail(SysError("stat", "linux.namespaces network path " + net->path));
+  if (stat(self.c_str(), &ours) < 0) return Fail(SysError("stat", self));
+  if (stat(ns->path.c_str(), &theirs) < 0)
+    return Fail(SysError("stat", std::string("linux.namespaces ") + NsName(ns->type) + " path " + ns->path));
   return ours.st_dev == theirs.st_dev && ours.st_ino == theirs.st_ino;
+}
+
+std::string Needs(const std::string& key, const char* ns) {
+  return "\"" + key + "\" needs " + ns + " namespace of the container's own in linux.namespaces (it would change the host's)";
 }
 
 }  // namespace
@@ -38,18 +44,15 @@ Result<void> CheckSysctls(const Spec& s) {
     SWORN_TRY(CheckNoNul(key, "linux.sysctl"));
     SWORN_TRY(CheckNoNul(value, f));
     if (IsIpcKey(key)) {
-      if (!l.Find(NsType::kIpc))
-        return Fail(FieldError(f, "\"" + key + "\" needs an ipc namespace in linux.namespaces (it would change the host's)"));
+      if (SWORN_TRY(SharesHost(l.Find(NsType::kIpc)))) return Fail(FieldError(f, Needs(key, "an ipc")));
       continue;
     }
     if (key.starts_with("net.")) {
-      if (SWORN_TRY(SharesHostNet(l.Find(NsType::kNetwork))))
-        return Fail(FieldError(f, "\"" + key + "\" needs a network namespace of the container's own (it would change the host's)"));
+      if (SWORN_TRY(SharesHost(l.Find(NsType::kNetwork)))) return Fail(FieldError(f, Needs(key, "a network")));
       continue;
     }
     if (key == "kernel.hostname" || key == "kernel.domainname") {
-      if (!l.Find(NsType::kUts))
-        return Fail(FieldError(f, "\"" + key + "\" needs a uts namespace in linux.namespaces (it would change the host's)"));
+      if (SWORN_TRY(SharesHost(l.Find(NsType::kUts)))) return Fail(FieldError(f, Needs(key, "a uts")));
       if (key == "kernel.hostname" && !s.hostname.empty())
         return Fail(FieldError(f, "conflicts with the hostname field; set only one"));
       if (key == "kernel.domainname" && !s.domainname.empty())

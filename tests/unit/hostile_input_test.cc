@@ -105,9 +105,10 @@ TEST_CASE("sysctls are accepted only in a namespace the container has", "[unit][
       "linux.sysctl.kernel.printk_ratelimit_burst: \"kernel.printk_ratelimit_burst\" is not isolated by any namespace"));
   CHECK(with("vm.overcommit_memory", {"ipc", "uts", "network"}) != "");
   CHECK(with("net.ipv4.ip_forward", {}).starts_with(
-      "linux.sysctl.net.ipv4.ip_forward: \"net.ipv4.ip_forward\" needs a network namespace"));
+      "linux.sysctl.net.ipv4.ip_forward: \"net.ipv4.ip_forward\" needs a network namespace of the container's own"));
   CHECK(with("net.ipv4.ip_forward", {"network"}) == "");
-  CHECK(with("fs.mqueue.queues_max", {}).starts_with("linux.sysctl.fs.mqueue.queues_max: \"fs.mqueue.queues_max\" needs an ipc"));
+  CHECK(with("fs.mqueue.queues_max", {}).starts_with(
+      "linux.sysctl.fs.mqueue.queues_max: \"fs.mqueue.queues_max\" needs an ipc namespace of the container's own"));
   CHECK(with("fs.mqueue.queues_max", {"ipc"}) == "");
   CHECK(with("kernel.shmmax", {"uts"}) != "");
   CHECK(with("kernel.shmmax", {"ipc"}) == "");
@@ -120,6 +121,14 @@ TEST_CASE("sysctls are accepted only in a namespace the container has", "[unit][
   j["linux"]["namespaces"].push_back({{"type", "network"}, {"path", "/proc/self/ns/net"}});
   j["linux"]["sysctl"] = {{"net.ipv4.ip_forward", "1"}};
   CHECK(ErrorOf(j).find("needs a network namespace of the container's own") != std::string::npos);
+  for (const char* type : {"ipc", "uts"}) {
+    j = Minimal();
+    j["linux"]["namespaces"].push_back({{"type", type}, {"path", std::string("/proc/self/ns/") + type}});
+    j["linux"]["sysctl"] = {{std::string(type) == "ipc" ? "kernel.shmmni" : "kernel.domainname", "1"}};
+    INFO(type);
+    CHECK(ErrorOf(j).find(std::string(type == std::string("ipc") ? "an ipc" : "a uts") +
+                          " namespace of the container's own") != std::string::npos);
+  }
 }
 
 TEST_CASE("annotation keys that look like sworn's must be sworn's exactly", "[unit][schema][hostile]") {
