@@ -244,7 +244,8 @@ Result<void> Delete(const std::string& root, const std::string& id, bool force) 
 Result<int> ParseSignal(std::string_view s) {
   if (s.empty()) return Fail(MakeError(Errc::kInvalidArgument, "signal: empty"));
   if (s.find_first_not_of("0123456789") == std::string_view::npos) {
-    int n = std::atoi(std::string(s).c_str());
+    // atoi wraps: 4294967305 would be 9, SIGKILL. No signal has 4 digits.
+    int n = s.size() > 3 ? -1 : std::atoi(std::string(s).c_str());
     if (n <= 0 || n >= NSIG) return Fail(MakeError(Errc::kInvalidArgument, "signal " + std::string(s) + ": out of range"));
     return n;
   }
@@ -258,6 +259,7 @@ Result<int> ParseSignal(std::string_view s) {
   if (StartsWith(name, "RTMIN") || StartsWith(name, "RTMAX")) {
     bool min = name[3] == 'I';
     std::string off = name.substr(5);
+    if (off.size() > 4) return Fail(MakeError(Errc::kInvalidArgument, "unknown signal \"" + std::string(s) + "\""));
     int k = off.empty() ? 0 : std::atoi(off.c_str());
     int n = min ? SIGRTMIN + k : SIGRTMAX + k;
     if (n >= SIGRTMIN && n <= SIGRTMAX && (off.empty() || off[0] == '+' || off[0] == '-')) return n;

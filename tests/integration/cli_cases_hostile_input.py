@@ -502,3 +502,13 @@ def case_hostile_config_not_a_file(t):
     res = t.rt("exec", "--process", "/dev/zero", cid, timeout=20)
     t.expect(res.rc is not None and 0 < res.rc < 128 and "--process" in res.err and "MiB" in res.err,
              f"exec -p /dev/zero: {res.describe()}")
+
+
+def case_hostile_kill_signal_wrap(t):
+    """`kill <id> 4294967305` sent SIGKILL (atoi wrapped it to 9)."""
+    cid, _ = t.started(t.sleeper())
+    for bad in ("4294967305", "RTMIN+4294967297"):
+        res = t.rt("kill", cid, bad)
+        t.expect(res.rc not in (0, None) and bad in res.err, f"kill {bad}: {res.describe()}")
+    time.sleep(0.2)
+    t.expect(t.state(cid)["status"] == "running", f"the container did not survive: {t.state(cid)['status']}")

@@ -1,6 +1,7 @@
 // Hostile config input (issue #14 items 3, 4, 9, 15, 16): ids that wrap to
 // root, sysctls that reach the host, look-alike annotation keys, nesting and
 // size bombs, NUL bytes. Each case names what a user would read.
+#include <signal.h>
 #include <unistd.h>
 
 #include <catch2/catch.hpp>
@@ -9,6 +10,7 @@
 #include <nlohmann/json.hpp>
 
 #include "cgroup/resources.h"
+#include "container/container.h"
 #include "core/json_input.h"
 #include "security/oci_seccomp.h"
 #include "security/sandbox.h"
@@ -318,4 +320,14 @@ TEST_CASE("resource names and seccomp errnos cannot smuggle values", "[unit][hos
   CHECK(sworn::security::CompileOciSeccomp(s));
   s = {{"defaultAction", "SCMP_ACT_ERRNO"}, {"defaultErrnoRet", 70000}};
   CHECK_FALSE(sworn::security::CompileOciSeccomp(s));
+}
+
+TEST_CASE("signal numbers that would wrap are refused", "[unit][hostile]") {
+  using sworn::container::ParseSignal;
+  CHECK_FALSE(ParseSignal("4294967305"));  // atoi: 9, SIGKILL
+  CHECK(ParseSignal("4294967311").error().Message() == "signal 4294967311: out of range");
+  CHECK_FALSE(ParseSignal("RTMIN+4294967297"));
+  CHECK_FALSE(ParseSignal("SIGRTMAX-4294967296"));
+  CHECK(*ParseSignal("RTMIN+2") == SIGRTMIN + 2);
+  CHECK(*ParseSignal("15") == 15);
 }
