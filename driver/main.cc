@@ -4,6 +4,7 @@
 // it names. Startup does nothing else, so the short-lived launches are cheap.
 #include <grpcpp/grpcpp.h>
 #include <grpcpp/health_check_service_interface.h>
+#include <malloc.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <unistd.h>
@@ -81,6 +82,10 @@ int main() {
   }
   // Ctrl-C in a terminal reaches the whole foreground group: Nomad handles
   // it, not us. After the agent dies stderr has no reader.
+  // glibc gives every busy thread an arena of its own and keeps what it
+  // held; for a long-lived plugin whose gRPC pool grows with exec bursts,
+  // a few shared arenas keep memory where it was after the burst.
+  mallopt(M_ARENA_MAX, 2);
   signal(SIGINT, SIG_IGN);
   signal(SIGPIPE, SIG_IGN);
   sigset_t term;
