@@ -2,8 +2,12 @@
 """Benchmark `run` of a busybox `true` bundle under sworn, runc and crun,
 interleaved round-robin in one process so that they share machine noise.
 
-    bench/bench.py [--sworn PATH] [--iterations N] [--warmup N]
+    bench/bench.py [--sworn PATH] [--floor PATH] [--iterations N] [--warmup N]
                    [--bundle-extra JSON-MERGE-PATCH] [--json]
+
+With --sworn, sworn-floor (bench/floor.c, built next to sworn) is timed too:
+a static program doing only the kernel work of `sworn run` for the default
+bundle; sworn/floor is how much of sworn's time is its own.
 
 Wall time is measured around the runtime process (spawn to reap).  Peak RSS
 is the runtime process's ru_maxrss from wait4; for `run` the runtime is the
@@ -82,6 +86,13 @@ def timed_spawn(argv, log):
     return elapsed, None if timed_out else os.waitstatus_to_exitcode(status), rss
 
 
+class Floor:
+    """sworn-floor on the bundle's rootfs: only valid for the default bundle."""
+
+    def __init__(self, path, rootfs):
+        self.path, self.rootfs = path, str(rootfs)
+
+
 class Subject:
     """One thing being timed: a runtime running the bundle, or the crun wrapper alone."""
 
@@ -94,6 +105,10 @@ class Subject:
     def argv(self, bundle):
         if self.runtime is None:
             return WRAPPER, None
+        if isinstance(self.runtime, Floor):
+            self.count += 1
+            self.cgroup = f"{self.cgroup_prefix}/floor-{self.count}"
+            return [self.runtime.path, self.runtime.rootfs, self.cgroup], None
         self.count += 1
         cid = f"bench-{self.name}-{self.count}"
         config = json.loads((bundle / "config.json").read_text())
@@ -111,6 +126,8 @@ class Subject:
         elapsed, rc, rss = timed_spawn(argv, log)
         if cid:
             self.cleanup(cid)
+        elif isinstance(self.runtime, Floor) and rc != 0:
+            remove_cgroup(self.cgroup)
         if rc != 0:
             self.failures += 1
             log.seek(0)
@@ -165,6 +182,10 @@ def report(results, as_json):
         results["crun"]["median_ms_minus_wrapper"] = round(median("crun") - median("crun-wrapper"), 2)
     crun_adj = results.get("crun", {}).get("median_ms_minus_wrapper", median("crun"))
     ratios = {}
+    if median("sworn") and median("floor"):
+        ratios["sworn/floor"] = round(median("sworn") / median("floor"), 3)
+    if median("floor") and crun_adj:
+        ratios["floor/crun(adjusted)"] = round(median("floor") / crun_adj, 3)
     if median("sworn"):
         if crun_adj:
             ratios["sworn/crun(adjusted)"] = round(median("sworn") / crun_adj, 3)
@@ -206,6 +227,7 @@ def variant(text):
 def parse_args():
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--sworn", help="path to the sworn binary")
+    p.add_argument("--floor", help="path to sworn-floor (default: next to --sworn; 'none' skips it)")
     p.add_argument("--iterations", type=int, default=30, help="timed runs per runtime (default 30)")
     p.add_argument("--warmup", type=int, default=3, help="untimed runs per runtime first (default 3)")
     p.add_argument("--bundle-extra", type=json.loads, default={},
@@ -237,6 +259,11 @@ def main():
         bundle = make_bundle(base, extra)
         runtimes = make_runtimes(names, args.sworn and os.path.abspath(args.sworn), base, False)
         subjects = [Subject(rt.name, rt) for rt in runtimes]
+        floor = args.floor or (args.sworn and str(Path(args.sworn).resolve().parent / "sworn-floor"))
+        if floor and floor != "none" and not extra:
+            if not os.access(floor, os.X_OK):
+                sys.exit(f"{floor}: not found (build the sworn-floor target, or pass --floor none)")
+            subjects.insert(0, Subject("floor", Floor(os.path.abspath(floor), bundle.parent / "rootfs")))
         for i, (label, patch) in enumerate(args.sworn_variant):
             sworn_rt = next(rt for rt in runtimes if rt.name == "sworn")
             (base / f"variant{i}").mkdir()

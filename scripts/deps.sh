@@ -4,7 +4,7 @@ set -eu
 PKGS="build-essential cmake ninja-build pkg-config python3 time
   nlohmann-json3-dev libseccomp-dev libcap-dev libboost-program-options-dev catch2
   libgrpc++-dev protobuf-compiler-grpc libprotobuf-dev
-  busybox-static runc crun golang-github-opencontainers-specs-dev
+  busybox-static runc crun strace golang-github-opencontainers-specs-dev
   containerd qemu-system-x86 cpio
   podman conmon fuse-overlayfs slirp4netns uidmap golang-github-containers-common
   containernetworking-plugins catatonit iproute2
