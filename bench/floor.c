@@ -70,6 +70,9 @@ static void discover(void) {
   while (nhier < MAX_H && fscanf(f, "%63s %127s %31s %*[^\n]", dev, mp, type) == 3) {
     int is2 = strcmp(type, "cgroup2") == 0;
     if (!is2 && strcmp(type, "cgroup") != 0) continue;
+    /* Other containers' cgroup mounts show up here too (those without a
+     * mount namespace of their own). */
+    if (strncmp(mp, "/sys/fs/cgroup/", 15) != 0 || strchr(mp + 15, '/')) continue;
     if (is2) v2 = nhier;
     strcpy(hier[nhier++], mp);
   }
