@@ -107,6 +107,14 @@ def case_exec_cancel_kills_tree(t, s):
     t.note(f"plugin RSS {rss0 / 1024:.1f} MB before, +{grew:.1f} MB 3 s after the cancel")
     t.expect(grew < 32, f"plugin RSS grew {grew:.0f} MB after a cancelled exec of yes")
     t.expect(not tmp_leftovers(), f"/tmp leftovers {tmp_leftovers()}")
+    # The same with a tty (`nomad alloc exec -t`): the pty session's tree goes too.
+    tag = mark()
+    e = s.client.exec_streaming(run.id, marked(tag, STUBBORN + "/usr/bin/yes"), tty=True, timeout=60)
+    t.require(nl.wait_until(lambda: len(session_pids(tag)) >= 3 or e.done, 10), f"tty exec did not start: {e.error}")
+    time.sleep(1)
+    e.call.cancel()
+    gone_within(t, tag, 1.0, "cancel (tty)", s)
+    t.expect(not tmp_leftovers(), f"/tmp leftovers after a tty session {tmp_leftovers()}")
     s.finish(run)
 
 
