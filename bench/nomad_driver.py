@@ -24,6 +24,8 @@ Latency, interleaved round-robin so that every subject shares machine noise:
   supervisor argv           the exact command the driver spawns per task
                             (`run --log --exit-file --ready-fd 3`, /bin/sleep),
                             until the ready byte: StartTask minus the driver
+  driver ExecTask (true)    ExecTask of /bin/true in one running task: a whole
+                            exec session (its cgroup, `sworn exec`, cleanup)
 
 Bare runs use unique ids and the driver's cgroupsPath prefix
 (/sworn-bench-<pid>/<id>), stdin a closed pipe, output to a file.
@@ -326,14 +328,28 @@ def latency(args, driver, bare):
         driver.finish(tc.id)
         return elapsed, rc
 
+    # ExecTask of /bin/true in one long-running task: a whole exec session
+    # (session cgroup, sworn exec, reap, cgroup removed) per call.
+    exec_alloc, exec_tc = driver.new_task()
+    driver.start(exec_alloc, exec_tc)
+
+    def driver_exec(_log):
+        start = time.perf_counter()
+        r = driver.client.exec_task(exec_tc.id, ["/bin/true"])
+        return (time.perf_counter() - start) * 1000, r.result.exit_code
+
     subjects = [Subject("driver StartTask (sleep)", driver_start),
                 Subject("sworn run (true)", bare.run_true),
                 Subject("sworn create+start (sleep)", bare.create_start),
-                Subject("supervisor argv until ready (sleep)", bare.supervisor)]
-    with tempfile.TemporaryFile() as log:
-        for i in range(args.warmup + args.iterations):
-            for s in subjects:
-                s.once(log, record=i >= args.warmup)
+                Subject("supervisor argv until ready (sleep)", bare.supervisor),
+                Subject("driver ExecTask (true)", driver_exec)]
+    try:
+        with tempfile.TemporaryFile() as log:
+            for i in range(args.warmup + args.iterations):
+                for s in subjects:
+                    s.once(log, record=i >= args.warmup)
+    finally:
+        driver.finish(exec_tc.id)
     return {s.name: ms_summary(s.times, s.failures) for s in subjects}
 
 
