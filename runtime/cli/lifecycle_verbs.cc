@@ -12,6 +12,7 @@
 #include "container/container.h"
 #include "core/log.h"
 #include "core/sys.h"
+#include "security/pledge_reporter.h"
 
 namespace sworn::cli {
 namespace {
@@ -100,6 +101,7 @@ int Run(const Globals& g, const std::vector<std::string>& args) {
   }
   if (detach) return 0;
   auto status = container::WaitForwardStatus(*c);
+  if (status) *status = security::KilledInitStatus(g.root + "/" + o.id, *status);
   log::Debug("run: container exited");
   if (status && !exit_file.empty()) {
     if (auto w = WriteExitFile(g, o.id, exit_file, *status, c->pid1); !w) log::Warn(w.error().Message());

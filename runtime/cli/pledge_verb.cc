@@ -25,6 +25,7 @@
 #include "security/auto_unveil.h"
 #include "security/dmz.h"
 #include "security/pledge_cache.h"
+#include "security/pledge_reporter.h"
 #include "security/sandbox.h"
 
 extern char** environ;
@@ -34,7 +35,7 @@ namespace {
 
 struct PledgeArgs {
   std::string promises;
-  bool any_p = false, kill = false, no_unveil = false, nice = false;
+  bool any_p = false, kill = false, no_unveil = false, nice = false, quiet = false;
   std::vector<std::string> unveils;
   std::optional<uid_t> uid;
   std::optional<gid_t> gid;
@@ -83,7 +84,8 @@ int ParseArgs(const std::vector<std::string>& in, PledgeArgs& a) {
       case 'k': a.kill = true; break;
       case 'V': a.no_unveil = true; break;
       case 'n': a.nice = true; break;
-      case 'q': case 'N': case 'D': break;  // logging is off; fds are always normalised; caps: see below
+      case 'q': a.quiet = true; break;  // no denial reports on stderr (pledge.com -q)
+      case 'N': case 'D': break;        // fds are always normalised; caps: see below
       case 'u': a.uid = static_cast<uid_t>(std::atol(optarg)); break;
       case 'g': a.gid = static_cast<gid_t>(std::atol(optarg)); break;
       case 'c': a.chroot_dir = optarg; break;
@@ -180,14 +182,19 @@ int Pledge(const Globals&, const std::vector<std::string>& args) {
   auto prog = dmz ? security::SealedFilter(pledge->prog) : Result<UniqueFd>(Fail(dmz.error()));
   if (!prog) return Die(19, prog.error().Message());
   UniqueFd so;
-  if (pledge->after_startup) {
-    auto s1 = security::SealedRepledge(*pledge->after_startup);
+  if (pledge->after_startup || pledge->startup_grant) {
+    auto s1 = pledge->startup_grant ? security::SealedRepledgeSignal() : security::SealedRepledge(*pledge->after_startup);
     if (!s1) return Die(19, s1.error().Message());
     so = std::move(*s1);
     if (auto r = security::InheritRepledge(so.get(), env); !r) return Die(19, r.error().Message());
   }
+  // Denials are explained on stderr, as pledge.com logs them (-q: silent).
+  security::ReporterOptions ro{spec->penalty, pledge->startup_grant, !a.quiet, ""};
+  auto report = security::StartReporter(ro);
+  if (!report) return Die(19, report.error().Message());
+  if (fcntl(report->get(), F_SETFD, 0) < 0) return Die(19, "fcntl F_SETFD: " + std::string(strerror(errno)));
   if (int rc = SwitchIds(a); rc) return rc;
-  std::string mode = security::TrampolineMode(prog->get());
+  std::string mode = security::TrampolineMode(prog->get(), report->get());
   std::vector<char*> argv = {mode.data(), path->data()}, envp;
   for (auto& s : a.command) argv.push_back(s.data());
   argv.push_back(nullptr);

@@ -167,6 +167,10 @@ Result<Created> Create(const std::string& root, const CreateOptions& o) {
   if (!seccomp.empty()) req.filters.push_back(&seccomp);
   auto dmz = SWORN_TRY(TrampolineFor(seccomp));
   dmz.AttachTo(req);
+  // Denials of `run` are printed on its stderr too; a detached container's
+  // only go to its record (a caller reading create's stderr to EOF must not
+  // wait for the container).
+  SWORN_TRY(StartPledgeReporter(sandbox, dir.path(), o.foreground));
   sandbox.AttachTo(req);
   req.pid1_fd = pid1.get();
 

@@ -95,6 +95,7 @@ Result<Created> Exec(const std::string& root, const ExecOptions& o) {
   dmz.AttachTo(req);
   // An exec'd process lives under the container's promises and unveils too.
   auto sandbox = SWORN_TRY(PrepareSandbox(root, info.st.annotations, info.st.rootfs, o.process, false));
+  SWORN_TRY(StartPledgeReporter(sandbox, root + "/" + o.id, !o.detach));
   sandbox.AttachTo(req);
 
   UniqueFd v2;

@@ -14,6 +14,7 @@
 #include "pid1/pid1.h"
 #include "security/dmz.h"
 #include "security/pledge_cache.h"
+#include "security/pledge_reporter.h"
 #include "security/sandbox.h"
 
 #include <sys/socket.h>
@@ -181,6 +182,7 @@ Result<Repledge> RepledgeFor(const std::optional<security::PledgeProgram>& pledg
   if (!pledge) return r;
   r.prog = SWORN_TRY(security::SealedFilter(pledge->prog));
   if (pledge->after_startup) r.so = SWORN_TRY(security::SealedRepledge(*pledge->after_startup));
+  else if (pledge->startup_grant) r.so = SWORN_TRY(security::SealedRepledgeSignal());
   return r;
 }
 
@@ -197,6 +199,17 @@ Result<SandboxSetup> PrepareSandbox(const std::string& root, const std::map<std:
         security::CachedCompilePledge(s.spec, EntrypointIsDynamic(rootfs, p), pid_one, root + "/@cache"));
   s.repledge = SWORN_TRY(RepledgeFor(s.pledge));
   return s;
+}
+
+Result<void> StartPledgeReporter(SandboxSetup& s, const std::string& state_dir, bool text) {
+  if (!s.pledge || !s.pledge->report) return {};
+  security::ReporterOptions o;
+  o.penalty = s.spec.penalty;
+  o.startup_grant = s.pledge->startup_grant;
+  o.text = text;
+  o.record_path = state_dir + "/" + security::kPledgeRecordFile;
+  s.repledge.report = SWORN_TRY(security::StartReporter(o));
+  return {};
 }
 
 Result<UniqueFd> Pid1For(const security::SandboxSpec& s, const spec::Linux& linux) {

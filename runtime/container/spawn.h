@@ -94,6 +94,7 @@ Result<UniqueFd> Pid1For(const security::SandboxSpec& s, const spec::Linux& linu
 // sealed memfds.
 struct Repledge {
   UniqueFd so, prog;
+  UniqueFd report;  // our end's peer for sworn-dmz, once StartPledgeReporter ran
 };
 Result<Repledge> RepledgeFor(const std::optional<security::PledgeProgram>& pledge);
 
@@ -111,12 +112,18 @@ struct SandboxSetup {
     req.pledge = pledge ? &*pledge : nullptr;
     req.repledge_so_fd = repledge.so.get();
     req.pledge_prog_fd = repledge.prog.get();
+    req.pledge_report_fd = repledge.report.get();
   }
 };
 // self_pid_one: the process will be pid 1 of a new pid namespace. Compiled
 // pledge programs are cached under <root>/@cache (no container id has an @).
 Result<SandboxSetup> PrepareSandbox(const std::string& root, const std::map<std::string, std::string>& annotations,
                                     const std::string& rootfs, const spec::Process& p, bool self_pid_one);
+
+// With reporting on, forks the pledge reporter for this process tree
+// (pledge_reporter.h): reports go to `state_dir`/pledge.log and, when
+// `text`, to our stderr.
+Result<void> StartPledgeReporter(SandboxSetup& s, const std::string& state_dir, bool text);
 
 // Reads the child's messages up to kReady: a pty master is returned, a
 // seccomp listener is sent on to the profile's listenerPath along with the

@@ -7,6 +7,9 @@
  *   argv = { "-",   PROG, ARGS... }   execve(PROG, ARGS, envp)
  *   argv = { "pN",  PROG, ARGS... }   fd N holds a sealed pledge filter: load
  *                                     it, then make its one execve (below)
+ *   argv = { "pN:S", PROG, ARGS... }  the same, loaded with a new seccomp
+ *                                     listener, which is sent over socket S to
+ *                                     the pledge reporter before the execve
  *
  * The pledge filter admits exactly one execve: the one whose args 3..5, which
  * the kernel ignores, hold three secret words. The runtime compiled the filter
@@ -87,16 +90,46 @@ __attribute__((noreturn)) static void fail(const char* what, const char* path, l
 static long parse_fd(const char* s) {
   long fd = 0;
   if (!*s) return -1;
-  for (; *s; ++s) {
+  for (; *s && *s != ':'; ++s) {
     if (*s < '0' || *s > '9' || fd > 1000000) return -1;
     fd = fd * 10 + (*s - '0');
   }
   return fd;
 }
 
+/* Sends the listener over the reporter's socket with the one sendmsg the
+ * filter admits (args 3..5 = the secret, which the kernel ignores). The
+ * listener is close-on-exec, as is the socket: the program inherits
+ * neither. */
+static void send_listener(long sock, long listener, const unsigned long long secret[3]) {
+  struct {
+    unsigned long len;
+    int level, type;
+    int fd;
+    int pad;
+  } cmsg = {20 /* CMSG_LEN(sizeof(int)) */, 1 /* SOL_SOCKET */, 1 /* SCM_RIGHTS */, (int)listener, 0};
+  char byte = 'L';
+  struct {
+    void* base;
+    unsigned long len;
+  } iov = {&byte, 1};
+  struct {
+    void* name;
+    int namelen, pad;
+    void* iov;
+    unsigned long iovlen;
+    void* control;
+    unsigned long controllen;
+    unsigned flags, pad2;
+  } msg = {0, 0, 0, &iov, 1, &cmsg, 24 /* CMSG_SPACE(sizeof(int)) */, 0, 0};
+  long r = sys6(__NR_sendmsg, sock, (long)&msg, 0x4000 /* MSG_NOSIGNAL */, (long)secret[0], (long)secret[1],
+                (long)secret[2]);
+  if (r != 1) fail("dmz: handing the pledge listener to the reporter failed", 0, -r);
+}
+
 /* Loads the filter on fd and fills `secret` with the words its execve rule
- * now expects. */
-static void load_pledge(long fd, unsigned long long secret[3]) {
+ * now expects; with a reporter socket, sends the filter's listener there. */
+static void load_pledge(long fd, long report, unsigned long long secret[3]) {
   /* First: nothing of this process may be read by another one of the same
    * user from here on (the secret is about to exist in its memory). */
   sys3(__NR_prctl, 4 /* PR_SET_DUMPABLE */, 0, 0);
@@ -119,6 +152,18 @@ static void load_pledge(long fd, unsigned long long secret[3]) {
   }
   struct sock_fprog prog = {(unsigned short)(got / sizeof(struct sock_filter)), insns};
   /* The runtime set no_new_privs already, so no capability is needed. */
+  if (report >= 0) {
+    sys3(__NR_fcntl, report, 2 /* F_SETFD */, 1 /* FD_CLOEXEC */);
+    long listener = sys3(__NR_seccomp, SECCOMP_SET_MODE_FILTER, SECCOMP_FILTER_FLAG_NEW_LISTENER, (long)&prog);
+    if (listener >= 0) {
+      send_listener(report, listener, secret);
+      return;
+    }
+    /* linux.seccomp denies seccomp(2): no listener, so denied calls fail
+     * with ENOSYS and are not reported. Say so once, while write works. */
+    static const char msg[] = "sworn: pledge reports are off: linux.seccomp denies seccomp(2); denied calls fail with ENOSYS\n";
+    sys3(__NR_write, 2, (long)msg, sizeof(msg) - 1);
+  }
   if (sys3(__NR_prctl, 22 /* PR_SET_SECCOMP */, SECCOMP_MODE_FILTER, (long)&prog) != 0)
     fail("dmz: loading the pledge filter failed", 0, 1);
 }
@@ -130,9 +175,11 @@ __attribute__((noreturn, used)) void dmz_main(long* sp) {
   if (argc < 2 || !argv[0]) fail("dmz: called without a program", 0, 22);
   unsigned long long secret[3] = {0, 0, 0};
   if (argv[0][0] == 'p') {
-    long fd = parse_fd(argv[0] + 1);
+    long fd = parse_fd(argv[0] + 1), report = -1;
+    for (const char* c = argv[0]; *c; ++c)
+      if (*c == ':') report = parse_fd(c + 1);
     if (fd < 0) fail("dmz: bad filter fd", 0, 22);
-    load_pledge(fd, secret);
+    load_pledge(fd, report, secret);
   } else if (argv[0][0] != '-' || argv[0][1] != 0) {
     fail("dmz: not a runtime call: ", argv[0], 22);
   }

@@ -74,6 +74,16 @@ __attribute__((constructor)) static void repledge(int argc, char** argv, char** 
   long so_fd = take_so_fd(envp ? envp : (&environ ? environ : 0));
   if (so_fd >= 0) sys3(__NR_close, so_fd, 0, 0);  /* ld.so mapped us through its own open */
   unsigned int count = sworn_repledge_prog.count;
+  if (count == 0xFFFFFFFFu) {
+    /* Reporting (runtime/security/dmz.h: SealedRepledgeSignal): the pledge
+     * reporter gave the loader rpath and prot_exec; tell it startup is over.
+     * seccomp(2) is in no promise, so the call reaches the reporter, whose
+     * answer is the acknowledgement; anything else (no reporter: ENOSYS)
+     * ends the process rather than let it run wider than promised. */
+    if (sys3(__NR_seccomp, 0x5357444E /* kStartupDoneOp */, 0, 0) != 0x5357414B /* kStartupDoneAck */)
+      DIE("sworn: repledge: the pledge reporter did not acknowledge the end of startup\n");
+    return;
+  }
   if (count == 0 || count > 4096) DIE("sworn: repledge: no filter in this copy of the preload\n");
   struct sock_filter* insns = (struct sock_filter*)sworn_repledge_prog.insns;
   /* kill/tgkill "self" rules carry a placeholder pid (0x7FFFFFFE) when the

@@ -73,7 +73,8 @@ Result<void> PlainSteps(const spec::Process& p, const ExecPlan& plan) {
 // repledge preload (two fds the program inherits, closed by the preload)
 // then narrows it to its promises before the program's own code runs.
 Result<void> PassRepledge(const ExecPlan& plan, std::vector<std::string>& env) {
-  if (!plan.pledge || !plan.pledge->after_startup || plan.repledge_so_fd < 0) return {};
+  if (!plan.pledge || (!plan.pledge->after_startup && !plan.pledge->startup_grant) || plan.repledge_so_fd < 0)
+    return {};
   return security::InheritRepledge(plan.repledge_so_fd, env);
 }
 
@@ -95,11 +96,14 @@ Error ExecProcess(const spec::Process& p, std::vector<std::string> env, const Ex
     return MakeError(Errc::kInvalidArgument, "sworn.pledge.promises: linux.seccomp lets neither execve nor execveat "
                                              "through, so the pledged program cannot be started");
   if (plan.pledge && fcntl(plan.pledge_prog_fd, F_SETFD, 0) < 0) return SysError("fcntl F_SETFD", "pledge filter");
+  // sworn-dmz makes it close-on-exec again once the listener is sent.
+  int report_fd = plan.pledge ? plan.pledge_report_fd : -1;
+  if (report_fd >= 0 && fcntl(report_fd, F_SETFD, 0) < 0) return SysError("fcntl F_SETFD", "pledge reporter socket");
   std::vector<char*> argv, envp;
   std::string target = plan.path;
   auto args = p.args;
   // sworn-dmz: argv = {mode, program, args...} (runtime/dmz/dmz.c).
-  std::string mode = security::TrampolineMode(plan.pledge ? plan.pledge_prog_fd : -1);
+  std::string mode = security::TrampolineMode(plan.pledge ? plan.pledge_prog_fd : -1, report_fd);
   if (dmz) argv.push_back(mode.data()), argv.push_back(target.data());
   for (auto& a : args) argv.push_back(a.data());
   argv.push_back(nullptr);

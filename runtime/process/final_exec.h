@@ -26,6 +26,7 @@ struct ExecPlan {
   int repledge_so_fd = -1;                           // the preload holding pledge->after_startup
   int pledge_prog_fd = -1;                           // pledge->prog, for sworn-dmz to load
   bool dmz_by_path = false;                          // execve("/proc/self/fd/N"), not execveat
+  int pledge_report_fd = -1;                         // socket to the pledge reporter (sworn-dmz sends the listener)
 };
 // Returns only on failure.
 Error ExecProcess(const spec::Process& p, std::vector<std::string> env, const ExecPlan& plan);

@@ -132,7 +132,8 @@ Result<std::optional<security::LandlockPlan>> PlanSandbox(const security::Sandbo
   // /proc/PID/{mem,fd,exe}: we still hold the runtime's fds.
   prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
   std::vector<int> keep = {r.sync->fd(),  r.fifo_fd,          r.exec_done_fd,        r.console_fd,
-                           r.dmz_fd,      r.repledge_so_fd,   r.pledge_prog_fd,      r.pid1_fd};
+                           r.dmz_fd,      r.repledge_so_fd,   r.pledge_prog_fd,      r.pid1_fd,
+                           r.pledge_report_fd};
   for (const auto& j : r.joins) keep.push_back(j.fd.get());
   CloseFdsExcept(3 + r.preserve_fds, keep);
   // kGo carries our pid as the runtime's namespace sees it, for hooks.
@@ -140,6 +141,7 @@ Result<std::optional<security::LandlockPlan>> PlanSandbox(const security::Sandbo
   if (!go || go->type != SyncType::kGo) _exit(1);  // the parent is gone or gave up
   r.hook_state["pid"] = go->err;
   ExecPlan plan{{}, r.preserve_fds, r.filters, r.dmz_fd, nullptr, r.pledge, r.repledge_so_fd, r.pledge_prog_fd, r.dmz_by_path};
+  plan.pledge_report_fd = r.pledge_report_fd;
   std::optional<security::LandlockPlan> landlock;
   auto setup = [&]() -> Result<void> {
     SWORN_TRY(EnterNamespaces(r));
@@ -166,9 +168,11 @@ Result<std::optional<security::LandlockPlan>> PlanSandbox(const security::Sandbo
 [[noreturn]] void ExecInit(ExecRequest& r) {
   prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
   CloseFdsExcept(3 + r.preserve_fds,
-                 {r.sync->fd(), r.pidfd, r.console_fd, r.dmz_fd, r.repledge_so_fd, r.pledge_prog_fd});
+                 {r.sync->fd(), r.pidfd, r.console_fd, r.dmz_fd, r.repledge_so_fd, r.pledge_prog_fd,
+                  r.pledge_report_fd});
   if (auto go = r.sync->Expect(SyncType::kGo); !go) _exit(1);
   ExecPlan plan{{}, r.preserve_fds, r.filters, r.dmz_fd, nullptr, r.pledge, r.repledge_so_fd, r.pledge_prog_fd, r.dmz_by_path};
+  plan.pledge_report_fd = r.pledge_report_fd;
   std::optional<security::LandlockPlan> landlock;
   auto setup = [&]() -> Result<void> {
     if (r.setns_flags && setns(r.pidfd, r.setns_flags) < 0) return Fail(SysError("setns", "container namespaces"));

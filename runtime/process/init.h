@@ -44,6 +44,7 @@ struct InitRequest {
   bool dmz_by_path = false;          // execve /proc/self/fd/N: the profile denies execveat
   int repledge_so_fd = -1;           // preload for a dynamic pledged entrypoint
   int pledge_prog_fd = -1;           // the pledge filter, loaded by sworn-dmz
+  int pledge_report_fd = -1;         // socket to the pledge reporter
   int pid1_fd = -1;                  // sealed sworn-init (sworn.init), or -1
   const security::SandboxSpec* sandbox = nullptr;      // sworn.* annotations
   const security::PledgeProgram* pledge = nullptr;     // compiled by the parent
@@ -67,7 +68,7 @@ struct ExecRequest {
   std::vector<const security::BpfProgram*> filters;
   int dmz_fd = -1;
   bool dmz_by_path = false;
-  int repledge_so_fd = -1, pledge_prog_fd = -1;
+  int repledge_so_fd = -1, pledge_prog_fd = -1, pledge_report_fd = -1;
   const security::SandboxSpec* sandbox = nullptr;
   const security::PledgeProgram* pledge = nullptr;
 };

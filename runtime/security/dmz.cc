@@ -58,6 +58,15 @@ Result<UniqueFd> SealedRepledge(const BpfProgram& after_startup) {
   return SealedBlob("sworn-repledge", so.data(), so.size());
 }
 
+Result<UniqueFd> SealedRepledgeSignal() {
+  std::string so(sworn_repledge_start, static_cast<size_t>(sworn_repledge_end - sworn_repledge_start));
+  size_t at = so.find(kRepledgeMagic);
+  if (at == std::string::npos || at + 24 > so.size())
+    return Fail(MakeError(Errc::kSystem, "repledge preload: no program slot in the embedded file"));
+  std::memcpy(so.data() + at + 16, &kRepledgeSignalCount, sizeof(kRepledgeSignalCount));
+  return SealedBlob("sworn-repledge", so.data(), so.size());
+}
+
 Result<UniqueFd> SealedFilter(const BpfProgram& p) {
   return SealedBlob("sworn-pledge", p.insns.data(), p.insns.size() * sizeof(sock_filter));
 }
@@ -88,8 +97,10 @@ TrampolineCall TrampolineCallFor(const BpfProgram& p) {
   return TrampolineCall::kNone;  // the profile lets no exec through at all
 }
 
-std::string TrampolineMode(int pledge_prog_fd) {
-  return pledge_prog_fd < 0 ? "-" : "p" + std::to_string(pledge_prog_fd);
+std::string TrampolineMode(int pledge_prog_fd, int report_fd) {
+  if (pledge_prog_fd < 0) return "-";
+  std::string m = "p" + std::to_string(pledge_prog_fd);
+  return report_fd < 0 ? m : m + ":" + std::to_string(report_fd);
 }
 
 }  // namespace sworn::security

@@ -80,17 +80,24 @@ struct BuildInput {
   std::span<const PromiseTable* const> promises;
   uint32_t default_action;
   const std::optional<std::array<uint64_t, 3>>& secret;
+  bool report;
 };
+
+// Args 3..5 of nr equal the secret (full 64-bit compares: hi and lo words).
+Result<void> AddSecretRule(scmp_filter_ctx ctx, int nr, const std::array<uint64_t, 3>& k) {
+  scmp_arg_cmp cmps[] = {{3, SCMP_CMP_EQ, k[0], 0}, {4, SCMP_CMP_EQ, k[1], 0}, {5, SCMP_CMP_EQ, k[2], 0}};
+  return AddRule(ctx, SCMP_ACT_ALLOW, nr, cmps);
+}
 
 Result<void> AddAllRules(scmp_filter_ctx ctx, const BuildInput& in) {
   RuleSet s = Collect(in.promises);
   for (int nr : s.plain) SWORN_TRY(AddRule(ctx, SCMP_ACT_ALLOW, nr, {}));
   for (const ArgRule* r : s.restricted) SWORN_TRY(AddArgRule(ctx, *r));
-  if (in.secret && !std::ranges::binary_search(s.plain, __NR_execve)) {
-    const auto& k = *in.secret;  // full 64-bit compares: hi and lo words
-    scmp_arg_cmp cmps[] = {{3, SCMP_CMP_EQ, k[0], 0}, {4, SCMP_CMP_EQ, k[1], 0}, {5, SCMP_CMP_EQ, k[2], 0}};
-    SWORN_TRY(AddRule(ctx, SCMP_ACT_ALLOW, __NR_execve, cmps));
-  }
+  if (in.secret && !std::ranges::binary_search(s.plain, __NR_execve))
+    SWORN_TRY(AddSecretRule(ctx, __NR_execve, *in.secret));
+  // sworn-dmz sends the listener to the reporter with this one sendmsg.
+  if (in.secret && in.report && !std::ranges::binary_search(s.plain, __NR_sendmsg))
+    SWORN_TRY(AddSecretRule(ctx, __NR_sendmsg, *in.secret));
   // cosmo, for the empty set: exit_group answers EPERM even in kill mode, so
   // glibc's _exit falls back to exit instead of dying of SIGSYS.
   if (in.promises.empty() && in.default_action != SCMP_ACT_ERRNO(EPERM))
@@ -197,6 +204,11 @@ PledgeBuilder& PledgeBuilder::Penalty(security::Penalty p) {
   return *this;
 }
 
+PledgeBuilder& PledgeBuilder::Report(bool on) {
+  report_ = on;
+  return *this;
+}
+
 PledgeBuilder& PledgeBuilder::ExecSecret(const std::array<uint64_t, 3>& secret) {
   // Registers a plain execve leaves behind are often zero.
   if (std::ranges::find(secret, 0) != secret.end())
@@ -215,14 +227,15 @@ Result<BpfProgram> PledgeBuilder::TryBuild() {
   if (built_) return Fail(MakeError(Errc::kBadState, "pledge: the builder was already built"));
   built_ = true;
   if (error_) return Fail(*error_);
-  uint32_t def = penalty_ == security::Penalty::kKill ? SCMP_ACT_KILL_PROCESS : SCMP_ACT_ERRNO(EPERM);
+  uint32_t def = report_ ? SCMP_ACT_NOTIFY
+                 : penalty_ == security::Penalty::kKill ? SCMP_ACT_KILL_PROCESS : SCMP_ACT_ERRNO(EPERM);
   ScmpCtx owner(seccomp_init(def), &seccomp_release);
   if (!owner) return Fail(MakeError(Errc::kSystem, "pledge: seccomp_init failed"));
   auto ctx = static_cast<scmp_filter_ctx>(owner.get());
   // sworn sets no_new_privs itself; libseccomp's default kills only the thread.
   seccomp_attr_set(ctx, SCMP_FLTATR_CTL_NNP, 0);
   seccomp_attr_set(ctx, SCMP_FLTATR_ACT_BADARCH, SCMP_ACT_KILL_PROCESS);
-  SWORN_TRY(AddAllRules(ctx, BuildInput{promises_, def, secret_}));
+  SWORN_TRY(AddAllRules(ctx, BuildInput{promises_, def, secret_, report_}));
   BpfProgram prog;
   prog.insns = Prefix(seccomp_arch_native());
   auto body = SWORN_TRY(ExportBpf(ctx));

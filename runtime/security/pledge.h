@@ -19,7 +19,7 @@
 //      ENOSYS whatever the penalty, so libc falls back (glibc 2.36
 //      pthread_create fails on EPERM from clone3 but retries clone on ENOSYS);
 //   3. exit, arch_prctl, and the promises' rules → ALLOW;
-//   4. anything else → the penalty.
+//   4. anything else → the penalty (or, with Report, the listener).
 // The tables are data in promises.h.
 #pragma once
 
@@ -73,6 +73,13 @@ class PledgeBuilder {
   // filter can only be read back with CAP_SYS_ADMIN from outside seccomp),
   // so it can never exec again. execveat stays denied. Words must be nonzero.
   PledgeBuilder& ExecSecret(const std::array<uint64_t, 3>& secret);
+  // Denied calls go to a seccomp user-notification listener
+  // (SECCOMP_RET_USER_NOTIF) instead of the penalty: a reporter outside the
+  // sandbox (pledge_reporter.h) explains each one, then answers EPERM or kills
+  // as the penalty says. Allowed calls are unchanged. With ExecSecret, one
+  // sendmsg whose args 3..5 hold the secret is admitted too: sworn-dmz's
+  // handover of the listener, made before its execve.
+  PledgeBuilder& Report(bool on);
   // Bakes the pid that kill/tgkill may target; without it the program keeps
   // the placeholder for BindSelfPid.
   PledgeBuilder& SelfPid(pid_t pid);
@@ -84,6 +91,7 @@ class PledgeBuilder {
 
   std::vector<const PromiseTable*> promises_;
   security::Penalty penalty_ = security::Penalty::kEperm;
+  bool report_ = false;
   std::optional<std::array<uint64_t, 3>> secret_;
   std::optional<pid_t> self_pid_;
   std::optional<Error> error_;

@@ -50,6 +50,7 @@ std::string Key(const SandboxSpec& s, bool dynamic, bool self_pid_one) {
   k += s.penalty == Penalty::kKill ? " kill" : " eperm";
   k += dynamic ? " dyn" : " static";
   k += self_pid_one ? " pid1" : " pid?";
+  k += s.report ? " report" : " silent";
   return k + RuntimeIdentity();
 }
 
@@ -65,17 +66,20 @@ std::string Serialize(const PledgeProgram& p) {
   return out;
 }
 
-std::optional<PledgeProgram> Deserialize(const std::string& data, bool dynamic) {
+std::optional<PledgeProgram> Deserialize(const std::string& data, bool dynamic, bool report) {
   uint32_t n;
   if (data.size() < sizeof(n)) return std::nullopt;
   std::memcpy(&n, data.data(), sizeof(n));
   size_t main_bytes = size_t{n} * sizeof(sock_filter), rest = data.size() - sizeof(n);
   if (main_bytes > rest || (rest - main_bytes) % sizeof(sock_filter) != 0) return std::nullopt;
-  if (dynamic != (rest > main_bytes)) return std::nullopt;
+  bool two = dynamic && !report;  // the after-startup filter follows
+  if (two != (rest > main_bytes)) return std::nullopt;
   PledgeProgram p;
   p.prog.insns.resize(n);
   std::memcpy(p.prog.insns.data(), data.data() + sizeof(n), main_bytes);
-  if (dynamic) {
+  p.report = report;
+  p.startup_grant = report && dynamic;
+  if (two) {
     p.after_startup.emplace();
     p.after_startup->insns.resize((rest - main_bytes) / sizeof(sock_filter));
     std::memcpy(p.after_startup->insns.data(), data.data() + sizeof(n) + main_bytes, rest - main_bytes);
@@ -104,7 +108,7 @@ Result<PledgeProgram> CachedCompilePledge(const SandboxSpec& s, bool dynamic, bo
   std::optional<PledgeProgram> cached;
   if (!cache_dir.empty()) {
     file = CacheFile(cache_dir, "pledge", Key(s, dynamic, self_pid_one));
-    if (auto data = ReadFile(file)) cached = Deserialize(*data, dynamic);
+    if (auto data = ReadFile(file)) cached = Deserialize(*data, dynamic, s.report);
   }
   if (!cached) {
     cached = SWORN_TRY(CompilePledge(s, dynamic, self_pid_one, kSecretPlaceholder));

@@ -128,13 +128,16 @@ Result<PledgeProgram> CompilePledge(const SandboxSpec& s, bool dynamic, bool new
   PledgeProgram out;
   out.secret = secret ? *secret : SWORN_TRY(MakeExecSecret());
   PledgeBuilder b;
-  b.Promises(*s.promises).Penalty(s.penalty).ExecSecret(out.secret);
+  b.Promises(*s.promises).Penalty(s.penalty).ExecSecret(out.secret).Report(s.report);
+  out.report = s.report;
+  out.startup_grant = s.report && dynamic;
   // ld.so opens and maps the program's libraries after execve, under the
-  // filter: a dynamic entrypoint needs rpath and prot_exec to start.
-  if (dynamic) b.Promise("rpath").Promise("prot_exec");
+  // filter: a dynamic entrypoint needs rpath and prot_exec to start. With
+  // reports, the reporter grants those to the loader alone instead.
+  if (dynamic && !s.report) b.Promise("rpath").Promise("prot_exec");
   if (new_pid_ns) b.SelfPid(1);
   out.prog = SWORN_TRY(b.TryBuild());
-  if (dynamic) {
+  if (dynamic && !s.report) {
     PledgeBuilder exact;
     exact.Promises(*s.promises).Penalty(s.penalty);
     if (new_pid_ns) exact.SelfPid(1);

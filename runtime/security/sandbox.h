@@ -34,6 +34,9 @@ struct SandboxSpec {
   std::optional<LandlockPolicy> unveil;               // nullopt: no Landlock
   bool auto_unveil = true;
   bool init = false;                                  // sworn.init: a minimal PID 1 (runtime/pid1)
+  // Denials go to a reporter outside the sandbox (pledge_reporter.h) that
+  // explains them and applies the penalty. Off: the filter applies it itself.
+  bool report = true;
   std::vector<std::string> warnings;                  // e.g. the deprecated "thread"
 
   bool active() const { return promises || unveil; }
@@ -50,6 +53,12 @@ struct PledgeProgram {
   // For a dynamic program: exactly the promises, stacked by the repledge
   // preload once ld.so is done (no exec secret: nothing may exec after it).
   std::optional<BpfProgram> after_startup;
+  // Reporting: denials reach the reporter. A dynamic program then has no
+  // after_startup filter; instead the reporter lets the entrypoint's loader
+  // have what rpath and prot_exec allow until the preload says startup is
+  // over (startup_grant; see pledge_reporter.h).
+  bool report = false;
+  bool startup_grant = false;
 };
 // `secret` defaults to fresh random words.
 Result<PledgeProgram> CompilePledge(const SandboxSpec& s, bool dynamic, bool new_pid_ns,

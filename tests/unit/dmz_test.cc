@@ -112,6 +112,7 @@ TEST_CASE("in pledge mode the trampoline loads the filter and makes its one exec
   REQUIRE(fd);
   SandboxSpec spec;
   spec.promises = std::vector<std::string>{"stdio", "proc"};
+  spec.report = false;  // no reporter here: the filter applies the penalty itself
   // A dynamic program's first filter: stdio plus rpath prot_exec for ld.so,
   // and the exec-secret rule with the placeholder words the trampoline replaces.
   auto pledge = CompilePledge(spec, true, false, kSecretPlaceholder);
