@@ -14,6 +14,7 @@
 #include "core/json_input.h"
 #include "spec/spec.h"
 #include "core/sys.h"
+#include "security/pledge_reporter.h"
 
 namespace sworn::cli {
 namespace {
@@ -222,6 +223,13 @@ int Events(const Globals& g, const std::vector<std::string>& args) {
   }
   // OOMs arrive on a notifier (they must be seen even when the container
   // is deleted right after); stats go out every interval.
+  // Pledge denials, from the record the container's reporters keep.
+  std::string record = g.root + "/" + id + "/" + security::kPledgeRecordFile;
+  size_t record_at = 0;
+  auto pledge_events = [&] {
+    for (const auto& r : security::ReadNewRecords(record, &record_at)) emit("pledge", r);
+  };
+  pledge_events();
   uint64_t ooms = first->oom_kills;
   auto notifier = container::WatchOom(g.root, id);
   auto next_stats = std::chrono::steady_clock::now();
@@ -238,6 +246,7 @@ int Events(const Globals& g, const std::vector<std::string>& args) {
       return 0;
     }
     for (; ooms < s->oom_kills; ++ooms) emit("oom", nullptr);
+    pledge_events();
     if (s->status == state::Status::kStopped) return 0;
     if (std::chrono::steady_clock::now() >= next_stats) {
       emit("stats", s->stats);

@@ -35,7 +35,7 @@ namespace {
 
 struct PledgeArgs {
   std::string promises;
-  bool any_p = false, kill = false, no_unveil = false, nice = false, quiet = false;
+  bool any_p = false, kill = false, no_unveil = false, nice = false, quiet = false, learn = false;
   std::vector<std::string> unveils;
   std::optional<uid_t> uid;
   std::optional<gid_t> gid;
@@ -67,13 +67,16 @@ bool ParseSize(const char* s, rlim_t& out) {
 int ParseArgs(const std::vector<std::string>& in, PledgeArgs& a) {
   std::vector<std::string> store = {"sworn pledge"};
   store.insert(store.end(), in.begin(), in.end());
+  // --learn, before the program: getopt here takes short options only.
+  for (size_t i = 1; i < store.size() && store[i] != "--" && store[i][0] == '-'; ++i)
+    if (store[i] == "--learn") store[i] = "-L";
   std::vector<char*> argv;
   for (auto& s : store) argv.push_back(s.data());
   argv.push_back(nullptr);
   optind = 1;
   int c;
   rlim_t v;
-  while ((c = getopt(static_cast<int>(store.size()), argv.data(), "+hnqkNVDT:p:u:g:c:C:P:M:F:O:v:")) != -1) {
+  while ((c = getopt(static_cast<int>(store.size()), argv.data(), "+hnqkLNVDT:p:u:g:c:C:P:M:F:O:v:")) != -1) {
     switch (c) {
       case 'p':
         if (a.any_p) a.promises += ' ';
@@ -82,6 +85,7 @@ int ParseArgs(const std::vector<std::string>& in, PledgeArgs& a) {
         break;
       case 'v': a.unveils.push_back(optarg); break;
       case 'k': a.kill = true; break;
+      case 'L': a.learn = a.no_unveil = true; break;  // --learn: allow and record everything
       case 'V': a.no_unveil = true; break;
       case 'n': a.nice = true; break;
       case 'q': a.quiet = true; break;  // no denial reports on stderr (pledge.com -q)
@@ -153,6 +157,7 @@ int Pledge(const Globals&, const std::vector<std::string>& args) {
 
   std::map<std::string, std::string> ann = {{"sworn.pledge.promises", a.promises},
                                             {"sworn.pledge.penalty", a.kill ? "kill" : "eperm"}};
+  if (a.learn) ann["sworn.pledge.learn"] = "true";  // the reporter says loudly that this is no sandbox
   auto spec = security::ParseSandbox(ann);
   if (!spec) return Die(21, "bad promises list: " + spec.error().Message());
   for (const auto& w : spec->warnings) std::fprintf(stderr, "sworn pledge: warning: %s\n", w.c_str());
@@ -189,7 +194,9 @@ int Pledge(const Globals&, const std::vector<std::string>& args) {
     if (auto r = security::InheritRepledge(so.get(), env); !r) return Die(19, r.error().Message());
   }
   // Denials are explained on stderr, as pledge.com logs them (-q: silent).
-  security::ReporterOptions ro{spec->penalty, pledge->startup_grant, !a.quiet, ""};
+  security::ReporterOptions ro{spec->penalty, pledge->startup_grant, !a.quiet || a.learn, ""};
+  ro.learn = a.learn;
+  for (const auto& s : a.command) ro.program += (ro.program.empty() ? "" : " ") + s;
   auto report = security::StartReporter(ro);
   if (!report) return Die(19, report.error().Message());
   if (fcntl(report->get(), F_SETFD, 0) < 0) return Die(19, "fcntl F_SETFD: " + std::string(strerror(errno)));

@@ -191,6 +191,8 @@ Result<SandboxSetup> PrepareSandbox(const std::string& root, const std::map<std:
   SandboxSetup s;
   s.spec = SWORN_TRY(security::ParseSandbox(annotations));
   for (const auto& w : s.spec.warnings) log::Warn(w);
+  if (s.spec.learn)
+    log::Warn("sworn.pledge.learn: LEARN MODE: every system call is allowed and recorded; this is NOT a sandbox");
   // Under sworn.init the program is pid 2: its kill-self rules keep the
   // placeholder, which sworn-dmz replaces with its pid.
   bool pid_one = self_pid_one && !s.spec.init;
@@ -208,6 +210,8 @@ Result<void> StartPledgeReporter(SandboxSetup& s, const std::string& state_dir, 
   o.startup_grant = s.pledge->startup_grant;
   o.text = text;
   o.record_path = state_dir + "/" + security::kPledgeRecordFile;
+  o.learn = s.spec.learn;
+  o.learned_path = state_dir + "/" + security::kPledgeLearnedFile;
   s.repledge.report = SWORN_TRY(security::StartReporter(o));
   return {};
 }

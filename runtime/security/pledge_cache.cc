@@ -51,6 +51,7 @@ std::string Key(const SandboxSpec& s, bool dynamic, bool self_pid_one) {
   k += dynamic ? " dyn" : " static";
   k += self_pid_one ? " pid1" : " pid?";
   k += s.report ? " report" : " silent";
+  k += s.learn ? " learn" : "";
   return k + RuntimeIdentity();
 }
 

@@ -17,9 +17,11 @@
 
 #include <nlohmann/json.hpp>
 
+#include "core/json_input.h"
 #include "core/sys.h"
 #include "security/dmz.h"
 #include "security/pledge_explain.h"
+#include "security/pledge_learn.h"
 
 namespace sworn::security {
 namespace {
@@ -83,6 +85,8 @@ class Reporter {
     entry_ns_pid_ = static_cast<pid_t>(std::atoi(StatusField(h_.pid, "NStgid").c_str()));
   }
   void Serve();
+  void Learn(const seccomp_notif& req, const uint64_t args[6]);
+  void WriteLearned();
 
  private:
   void Handle(const seccomp_notif& req);
@@ -107,7 +111,30 @@ class Reporter {
     Clock::time_point deadline;
   };
   std::vector<Pending> kills_;
+  PolicyLearner learner_;
 };
+
+void Reporter::Learn(const seccomp_notif& req, const uint64_t args[6]) {
+  pid_t tid = static_cast<pid_t>(req.pid);
+  auto read = [&](uint64_t addr) { return ReadString(tid, req.id, addr); };
+  auto resolve = [&](int64_t dirfd, const std::string& path) {
+    std::string base = "/proc/" + std::to_string(tid) + (dirfd == -100 ? "/cwd" : "/fd/" + std::to_string(dirfd));
+    char buf[4096];
+    ssize_t n = readlink(base.c_str(), buf, sizeof(buf) - 1);
+    return (n > 0 ? std::string(buf, static_cast<size_t>(n)) : std::string("/?")) + "/" + path;
+  };
+  learner_.Record(req.data.nr, args, entry_ns_pid_, PathUses(req.data.nr, args, read, resolve));
+  Answer(req.id, 0, 0, SECCOMP_USER_NOTIF_FLAG_CONTINUE);
+}
+
+void Reporter::WriteLearned() {
+  LearnedPolicy p = learner_.Propose({});
+  if (o_.text) {
+    std::string t = FormatLearned(p, o_.program);
+    (void)!write(2, t.data(), t.size());
+  }
+  if (!o_.learned_path.empty()) (void)WriteFileAtomic(o_.learned_path, LearnedJson(p).dump(2) + "\n");
+}
 
 void Reporter::Answer(uint64_t id, int error, int64_t val, uint32_t flags) {
   seccomp_notif_resp resp{};
@@ -176,6 +203,7 @@ void Reporter::Handle(const seccomp_notif& req) {
   if (o_.startup_grant && !startup_done_ && tid == h_.pid &&
       (PromiseAllows("rpath", nr, args, 0) || PromiseAllows("prot_exec", nr, args, 0)))
     return Answer(req.id, 0, 0, SECCOMP_USER_NOTIF_FLAG_CONTINUE);
+  if (o_.learn) return Learn(req, args);
   pid_t ns_pid = static_cast<pid_t>(std::atoi(StatusField(tid, "NSpid").c_str()));
   pid_t ns_tgid = static_cast<pid_t>(std::atoi(StatusField(tid, "NStgid").c_str()));
   auto comm = ReadFile("/proc/" + std::to_string(tid) + "/comm");
@@ -228,6 +256,7 @@ void Reporter::Serve() {
     if (p.revents & (POLLHUP | POLLERR)) break;  // no process uses the filter any more
   }
   for (int t; (t = NextTimeoutMs()) >= 0;) poll(nullptr, 0, t);
+  if (o_.learn) WriteLearned();
 }
 
 [[noreturn]] void ReporterMain(const ReporterOptions& o, int sock, UniqueFd record) {
@@ -240,12 +269,33 @@ void Reporter::Serve() {
   auto h = RecvListener(sock);
   close(sock);
   if (!h) _exit(0);
+  if (o.learn && o.text) {
+    static const char warn[] = "sworn: LEARN MODE: every system call is allowed and recorded; this is NOT a sandbox\n";
+    (void)!write(2, warn, sizeof(warn) - 1);
+  }
   Reporter r(o, std::move(*h), std::move(record));
   r.Serve();
   _exit(0);
 }
 
 }  // namespace
+
+std::vector<nlohmann::json> ReadNewRecords(const std::string& path, size_t* offset) {
+  std::vector<nlohmann::json> out;
+  UniqueFd fd(open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW));
+  if (!fd) return out;
+  std::string data;
+  char buf[8192];
+  for (ssize_t n; data.size() < 2 * kRecordMaxBytes &&
+                  (n = pread(fd.get(), buf, sizeof(buf), static_cast<off_t>(*offset + data.size()))) > 0;)
+    data.append(buf, static_cast<size_t>(n));
+  size_t start = 0;
+  for (size_t nl; (nl = data.find('\n', start)) != std::string::npos; start = nl + 1)
+    if (auto j = ParseJsonInput(std::string_view(data).substr(start, nl - start), path); j && j->is_object())
+      out.push_back(std::move(*j));
+  *offset += start;
+  return out;
+}
 
 int KilledInitStatus(const std::string& state_dir, int status) {
   if (!WIFSIGNALED(status) || WTERMSIG(status) != SIGKILL) return status;

@@ -25,6 +25,9 @@
 #pragma once
 
 #include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
 
 #include "core/error.h"
 #include "core/fd.h"
@@ -37,6 +40,10 @@ struct ReporterOptions {
   bool startup_grant = false;
   bool text = false;          // report lines on our stderr (else /dev/null)
   std::string record_path;    // JSON lines, one per distinct denial; "" for none
+  // Learn mode (pledge_learn.h): every call is let through and recorded; at
+  // exit the proposed policy goes to stderr (text) and to learned_path.
+  bool learn = false;
+  std::string learned_path, program;
 };
 
 // The record file's cap: past it, denials are still answered and printed,
@@ -44,11 +51,16 @@ struct ReporterOptions {
 inline constexpr size_t kRecordMaxBytes = 64 * 1024;
 // The record file's name in a container's state directory.
 inline constexpr const char* kPledgeRecordFile = "pledge.log";
+inline constexpr const char* kPledgeLearnedFile = "pledge.learned.json";
 
 // Forks the reporter (detached: new session, reparented, every other fd
 // closed) and returns the close-on-exec socket end sworn-dmz sends the
 // listener over ("p<fd>:<sock>", see dmz.h TrampolineMode).
 Result<UniqueFd> StartReporter(const ReporterOptions& o);
+
+// The records appended to a container's pledge.log since *offset (complete
+// lines only; *offset moves past them), for `sworn events`.
+std::vector<nlohmann::json> ReadNewRecords(const std::string& path, size_t* offset);
 
 // The wait status `run` reports for its init: a SIGKILL the reporter sent
 // for a pledge kill (the init of a pid namespace cannot be killed by SIGSYS

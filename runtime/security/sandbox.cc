@@ -14,7 +14,7 @@ using nlohmann::json;
 
 constexpr const char* kKnownKeys[] = {"sworn.pledge.promises", "sworn.pledge.penalty", "sworn.unveil",
                                       "sworn.unveil.tcp",      "sworn.unveil.scope",   "sworn.unveil.auto",
-                                      "sworn.landlock.compat", "sworn.init",
+                                      "sworn.landlock.compat", "sworn.init",        "sworn.pledge.learn",
                                       // written by sworn into the state: what Landlock could not enforce
                                       "sworn.landlock.warnings"};
 
@@ -114,6 +114,13 @@ Result<SandboxSpec> ParseSandbox(const std::map<std::string, std::string>& a) {
       return Fail(FieldError("annotations.sworn.pledge.penalty", "expected eperm or kill, got \"" + it->second + "\""));
     s.penalty = it->second == "kill" ? Penalty::kKill : Penalty::kEperm;
   }
+  if (auto it = a.find("sworn.pledge.learn"); it != a.end()) {
+    if (it->second != "true" && it->second != "false")
+      return Fail(FieldError("annotations.sworn.pledge.learn", "expected true or false, got \"" + it->second + "\""));
+    s.learn = it->second == "true";
+    // Learning needs no promises; any given are ignored while it learns.
+    if (s.learn) s.promises = std::vector<std::string>{}, s.report = true;
+  }
   SWORN_TRY(ParseUnveilKeys(a, s));
   if (auto it = a.find("sworn.init"); it != a.end()) {
     if (it->second != "true" && it->second != "false")
@@ -128,7 +135,11 @@ Result<PledgeProgram> CompilePledge(const SandboxSpec& s, bool dynamic, bool new
   PledgeProgram out;
   out.secret = secret ? *secret : SWORN_TRY(MakeExecSecret());
   PledgeBuilder b;
-  b.Promises(*s.promises).Penalty(s.penalty).ExecSecret(out.secret).Report(s.report);
+  // Learn mode: stdio passes, everything else reaches the reporter, which
+  // lets it through and records it.
+  const std::vector<std::string> learn_base = {"stdio"};
+  b.Promises(s.learn ? learn_base : *s.promises).Penalty(s.learn ? Penalty::kEperm : s.penalty)
+      .ExecSecret(out.secret).Report(s.report);
   out.report = s.report;
   out.startup_grant = s.report && dynamic;
   // ld.so opens and maps the program's libraries after execve, under the

@@ -2,6 +2,8 @@
 //
 //   sworn.pledge.promises   "stdio rpath inet"   (absent: no pledge; "": only exit)
 //   sworn.pledge.penalty    eperm (default) | kill
+//   sworn.pledge.learn      true | false (default): allow and record everything, then
+//                           propose a policy (pledge_learn.h); NOT a sandbox
 //   sworn.unveil            ["r:/etc/mime.types", "rwc:/data", ":/secret"]
 //   sworn.unveil.tcp        ["bind:8080", "connect:5432"]   (Landlock ABI >= 4)
 //   sworn.unveil.scope      "none" turns off signal/abstract-socket scoping (ABI >= 6)
@@ -37,6 +39,8 @@ struct SandboxSpec {
   // Denials go to a reporter outside the sandbox (pledge_reporter.h) that
   // explains them and applies the penalty. Off: the filter applies it itself.
   bool report = true;
+  // sworn.pledge.learn: everything allowed and recorded (pledge_learn.h).
+  bool learn = false;
   std::vector<std::string> warnings;                  // e.g. the deprecated "thread"
 
   bool active() const { return promises || unveil; }

@@ -203,7 +203,7 @@ Status ContainerDir::CurrentStatus(const ContainerState& s) const {
 }
 
 Result<void> ContainerDir::Remove() {
-  for (const char* f : {"state.json", "state.json.tmp", "exec.fifo", "exec.done", "pledge.log"}) unlink((path_ + "/" + f).c_str());
+  for (const char* f : {"state.json", "state.json.tmp", "exec.fifo", "exec.done", "pledge.log", "pledge.learned.json"}) unlink((path_ + "/" + f).c_str());
   if (rmdir(path_.c_str()) < 0 && errno != ENOENT) return Fail(SysError("rmdir", path_));
   return {};
 }

@@ -276,3 +276,35 @@ def case_pledge_report_reporters_exit(t):
     cid, _, res = prun(t, cfg)
     t.expect(res.rc == 0, f"run: {res.describe()}")
     t.expect(itlib.wait_until(lambda: not reporters_of(cid), timeout=5), f"reporter left: {reporters_of(cid)!r}")
+
+
+def case_pledge_report_events(t):
+    """sworn events streams each recorded denial as a 'pledge' event, live and after the container stopped."""
+    ann = {"sworn.pledge.promises": "stdio rpath"}
+    cid, bundle = pbundle(t, ann_config(t, ["/bin/pprobe", "sleep", "1", "open_wronly", "/tmp/f", "sleep", "100"],
+                                        ann))
+    t.ok(t.rt("create", "--bundle", str(bundle), cid), "create")
+    t.ok(t.rt("start", cid), "start")
+    proc = subprocess.Popen([*t.rt.prefix, "--root", str(t.rt.root), "events", "--interval", "60s", cid],
+                            stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, start_new_session=True)
+    got = None
+    try:
+        deadline = time.time() + 10
+        while time.time() < deadline and got is None:
+            line = proc.stdout.readline()
+            if not line:
+                break
+            ev = json.loads(line)
+            if ev.get("type") == "pledge":
+                got = ev
+    finally:
+        proc.kill()
+        proc.wait()
+    t.expect(got is not None and got.get("id") == cid and got["data"].get("needs") == ["wpath"]
+             and "openat" in got["data"].get("message", ""), f"live pledge event: {got!r}")
+    t.ok(t.rt("kill", cid, "KILL"), "kill")
+    itlib.wait_until(lambda: t.state(cid).get("status") == "stopped", timeout=5)
+    res = t.rt("events", cid, timeout=10)
+    evs = [json.loads(line) for line in res.out.splitlines() if line.strip()]
+    t.expect(any(e.get("type") == "pledge" and e["data"].get("needs") == ["wpath"] for e in evs),
+             f"events on the stopped container: {res.describe()} {res.out[-400:]!r}")
