@@ -62,6 +62,51 @@ void EnableControllers(const std::string& parent) {
   if (!req.empty()) (void)WriteFile(parent + "/cgroup.subtree_control", req, O_WRONLY);
 }
 
+// EnableControllers for a parent that existed already: usually a former
+// create enabled them, and a write to subtree_control (which takes the
+// cgroup locks) is then wasted; two reads tell.
+void EnsureControllers(const std::string& parent) {
+  auto avail = ReadFile(parent + "/cgroup.controllers");
+  auto on = ReadFile(parent + "/cgroup.subtree_control");
+  if (!avail || !on) return;
+  auto enabled = Split(Trim(*on), ' ');
+  for (const auto& c : Split(Trim(*avail), ' '))
+    if (!c.empty() && std::find(enabled.begin(), enabled.end(), c) == enabled.end()) return EnableControllers(parent);
+}
+
+// Makes dir and any missing parent below mount; true if dir itself was
+// made. The leaf is tried first: its parent usually exists (the cgroup of
+// former containers), so no failing mkdir per parent. Parents made here get
+// what the leaf gets (controllers, cpuset) and go on `made`.
+Result<bool> MakeCgroup(const std::string& mount, const std::string& rel, const Hierarchy& h,
+                        std::vector<std::string>* made) {
+  std::string dir = mount + rel;
+  bool cpuset = HasController(h.controllers, "cpuset");
+  if (mkdir(dir.c_str(), 0755) == 0) {
+    // Enabling a controller in the parent hands it to existing children too.
+    if (h.v2) EnsureControllers(dir.substr(0, dir.rfind('/')));
+    made->push_back(dir);
+    if (cpuset) SWORN_TRY(InitCpuset(dir));
+    return true;
+  }
+  if (errno == EEXIST) return false;
+  if (errno != ENOENT) return Fail(SysError("mkdir", dir));
+  dir = mount;
+  bool leaf = false;
+  for (const auto& part : Split(rel, '/')) {
+    if (part.empty()) continue;
+    if (h.v2) EnableControllers(dir);
+    dir += "/" + part;
+    leaf = mkdir(dir.c_str(), 0755) == 0;
+    if (leaf)
+      made->push_back(dir);
+    else if (errno != EEXIST)
+      return Fail(SysError("mkdir", dir));
+    if (cpuset) SWORN_TRY(InitCpuset(dir));
+  }
+  return leaf;
+}
+
 }  // namespace
 
 Result<std::vector<Hierarchy>> Discover() {
@@ -296,19 +341,8 @@ Result<Placement> Placement::Create(const std::string& cgroups_path, const std::
     std::string rel = ResolvePath(cgroups_path, id, h);
     // Never the hierarchy root (a relative path from a process in the root).
     if (rel.empty()) return Fail(PathError(cgroups_path, "resolves to the root of " + h.mount));
-    std::string dir = h.mount;
-    bool made = false;
-    for (const auto& part : Split(rel, '/')) {
-      if (part.empty()) continue;
-      if (h.v2) EnableControllers(dir);
-      dir += "/" + part;
-      made = mkdir(dir.c_str(), 0755) == 0;
-      if (made)
-        p.created_.push_back(dir);
-      else if (errno != EEXIST)
-        return Fail(SysError("mkdir", dir));
-      if (HasController(h.controllers, "cpuset")) SWORN_TRY(InitCpuset(dir));
-    }
+    std::string dir = h.mount + rel;
+    bool made = SWORN_TRY(MakeCgroup(h.mount, rel, h, &p.created_));
     // runc refuses an existing cgroup with processes: delete --force would
     // kill them as the container's own.
     if (!made && Populated(dir, h.v2))
@@ -321,6 +355,7 @@ Result<Placement> Placement::Create(const std::string& cgroups_path, const std::
     if (h.v2 && made) {
       p.v2_fd_.reset(open(dir.c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC));
       if (!p.v2_fd_) return Fail(SysError("open", dir));
+      p.v2_dir_ = dir;
     }
     p.dirs_.push_back(dir);
   }
@@ -350,7 +385,7 @@ Placement::~Placement() {
 Result<void> Placement::Attach(pid_t pid, bool skip_v2) const {
   std::string p = std::to_string(pid);
   for (const auto& dir : dirs_) {
-    if (skip_v2 && v2_fd_ && access((dir + "/cgroup.controllers").c_str(), F_OK) == 0) continue;
+    if (skip_v2 && v2_fd_ && dir == v2_dir_) continue;
     SWORN_TRY(WriteFile(dir + "/cgroup.procs", p, O_WRONLY));
   }
   return {};
@@ -442,11 +477,18 @@ Result<void> KillAll(const std::vector<std::string>& dirs) {
 
 Result<void> Destroy(const std::vector<std::string>& dirs, const std::vector<std::string>& keep) {
   auto kept = [&](const std::string& d) { return std::find(keep.begin(), keep.end(), d) != keep.end(); };
+  // Usually (the init exited and took its pid namespace along) every dir is
+  // empty already: the kernel refuses to rmdir a cgroup with tasks or
+  // children (EBUSY), so one rmdir each tells, and only the busy ones are
+  // killed, walked and retried.
+  std::vector<std::string> busy;
+  for (const auto& dir : dirs)
+    if (kept(dir) || (rmdir(dir.c_str()) < 0 && errno != ENOENT)) busy.push_back(dir);
   // Processes can fork while we kill; repeat until the cgroup is empty. The
   // rmdir also waits out exiting tasks, which the kernel still counts.
-  for (int attempt = 0; attempt < 500; ++attempt) {
+  for (int attempt = 0; !busy.empty() && attempt < 500; ++attempt) {
     bool left = false;
-    for (const auto& dir : dirs) {
+    for (const auto& dir : busy) {
       if (!KillAndThaw(dir)) continue;
       if (kept(dir)) {
         left = left || !Pids({dir}).empty();
@@ -457,7 +499,8 @@ Result<void> Destroy(const std::vector<std::string>& dirs, const std::vector<std
     if (!left) return {};
     std::this_thread::sleep_for(std::chrono::milliseconds(attempt < 50 ? 1 : 10));
   }
-  return Fail(MakeError(Errc::kTimeout, "cgroup " + dirs.front() + " did not empty after SIGKILL"));
+  if (busy.empty()) return {};
+  return Fail(MakeError(Errc::kTimeout, "cgroup " + busy.front() + " did not empty after SIGKILL"));
 }
 
 }  // namespace sworn::cgroup

@@ -74,6 +74,7 @@ class Placement {
   std::vector<std::string> dirs_;
   std::vector<std::string> created_;  // directories this call made, deepest last
   UniqueFd v2_fd_;
+  std::string v2_dir_;  // the cgroup2 directory v2_fd_ opens
   bool committed_ = false;
 };
 
