@@ -102,7 +102,7 @@ nlohmann::json StateJson(const Info& info) {
   const auto& st = info.st;
   std::string owner;
   // A damaged state has no owner on record, not root's.
-  if (passwd* pw = getpwuid(st.owner_uid); pw && info.status != Status::kUnknown) owner = pw->pw_name;
+  if (info.status != Status::kUnknown) owner = HostUserName(st.owner_uid);
   bool alive = info.status != Status::kStopped;
   nlohmann::json j = {{"ociVersion", st.oci_version}, {"id", st.id},     {"pid", alive ? st.pid : 0},
                       {"status", state::StatusName(info.status)},       {"bundle", st.bundle},

@@ -97,6 +97,16 @@ Result<std::string> ReadFileAt(int dirfd, const std::string& path) {
   return ReadAll(fd.get(), path);
 }
 
+std::string HostUserName(uid_t uid) {
+  auto text = ReadFile("/etc/passwd");
+  if (!text) return "";
+  for (const auto& line : Split(*text, '\n')) {
+    auto f = Split(line, ':');  // name:password:uid:...
+    if (f.size() > 2 && !f[0].empty() && f[2] == std::to_string(uid)) return f[0];
+  }
+  return "";
+}
+
 static Result<void> WriteAll(int fd, std::string_view data, const std::string& path) {
   while (!data.empty()) {
     ssize_t n = write(fd, data.data(), data.size());

@@ -65,6 +65,9 @@ Result<void> WriteFileAt(int dirfd, const std::string& path, std::string_view da
 // Writes to a temp file beside `path`, fsyncs nothing, and renames over it.
 Result<void> WriteFileAtomic(const std::string& path, std::string_view data);
 Result<void> MkdirAll(const std::string& path, mode_t mode = 0755);
+// The host's name for uid from /etc/passwd ("" if it has none). sworn is
+// linked statically and uses no NSS (getpwuid would dlopen its modules).
+std::string HostUserName(uid_t uid);
 
 std::vector<std::string> Split(std::string_view s, char sep);
 bool StartsWith(std::string_view s, std::string_view prefix);
