@@ -38,6 +38,7 @@ struct Created {
   UniqueFd pty_master;  // only with pty_to_parent
   UniqueFd sync;        // only for foreground: the init waits here for kStart
   bool pid1 = false;    // sworn.init: the init is sworn-init, the program its child
+  bool started = false; // foreground: kStart went out as soon as the init was ready
 };
 
 Result<Created> Create(const std::string& root, const CreateOptions& o);

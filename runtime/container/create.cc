@@ -61,16 +61,22 @@ Result<UniqueFd> DriveChild(const process::SyncSocket& sync, const state::Contai
   SWORN_TRY(cg.Attach(pid, in_cgroup));
   log::Debug("create: init attached to its cgroups");
   if (plan.unshare_cgroupns) SWORN_TRY(sync.Send(process::SyncType::kGo, pid));
+  const auto& h = spec.hooks;
+  // Without these hooks there is nothing to wait for: kHooksDone is queued
+  // now, so the child, once its mounts are done, goes on without a round
+  // trip through this process. (A createContainer hook may run `state`,
+  // which must show the pid saved below.)
+  bool runtime_hooks = !h.prestart.empty() || !h.create_runtime.empty() || !h.create_container.empty();
+  if (!runtime_hooks) SWORN_TRY(sync.Send(process::SyncType::kHooksDone));
   SWORN_TRY(sync.Expect(process::SyncType::kRunHooks));
   st.pid = pid;
-  const auto& h = spec.hooks;
   // Saved with the pid but no start time: `state` run by a hook now reports
   // "creating" with the pid.
-  if (!h.prestart.empty() || !h.create_runtime.empty() || !h.create_container.empty()) SWORN_TRY(dir.Save(st));
+  if (runtime_hooks) SWORN_TRY(dir.Save(st));
   std::string hs = HookState(st, state::Status::kCreating);
   SWORN_TRY(process::RunHooks(spec.hooks.prestart, "prestart", hs));
   SWORN_TRY(process::RunHooks(spec.hooks.create_runtime, "createRuntime", hs));
-  SWORN_TRY(sync.Send(process::SyncType::kHooksDone));
+  if (runtime_hooks) SWORN_TRY(sync.Send(process::SyncType::kHooksDone));
   std::vector<std::string> warnings;
   auto pty = SWORN_TRY(AwaitReady(sync, notify, pid, HookState(st, state::Status::kCreated), &warnings));
   // What Landlock could not enforce on this kernel is also on record.
@@ -190,6 +196,11 @@ Result<Created> Create(const std::string& root, const CreateOptions& o) {
                                   seccomp.notify ? &seccomp : nullptr));
 
   log::Debug("create: init ready");
+  // `run`: the program may start while the state is saved (nothing in the
+  // container reads it), unless a startContainer hook could ask for it.
+  // --pid-file names the pid before the program runs, as at create.
+  bool early_start = o.foreground && spec.hooks.start_container.empty() && o.pid_file.empty();
+  if (early_start) SWORN_TRY(parent_sock.Send(process::SyncType::kStart));
   st.pid = child.pid;
   st.pid_start = state::ProcessStartTime(child.pid);
   SWORN_TRY(dir.Save(st));
@@ -200,6 +211,7 @@ Result<Created> Create(const std::string& root, const CreateOptions& o) {
   dir_cleanup.dir = nullptr;
   Created out{child.pid, std::move(child.pidfd), std::move(pty)};
   out.pid1 = pid1.get() >= 0;
+  out.started = early_start;
   if (o.foreground) out.sync = UniqueFd(dup(parent_sock.fd()));
   return out;
 }

@@ -163,7 +163,7 @@ Result<void> StartCreated(const std::string& root, const std::string& id, Create
   process::SyncSocket sync(std::move(c.sync));
   auto dir = SWORN_TRY(state::ContainerDir::Open(root, id, /*lock=*/false));
   auto st = SWORN_TRY(dir.Load());
-  SWORN_TRY(sync.Send(process::SyncType::kStart));
+  if (!c.started) SWORN_TRY(sync.Send(process::SyncType::kStart));
   // The init's end of the socket closes with its execve: then poststart.
   SWORN_TRY(AwaitInit(dir, st, sync.fd()));
   if (auto m = sync.Recv(); m && m->type == process::SyncType::kError)
