@@ -464,6 +464,7 @@ def case_bad_start_twice(t):
 # ---------------------------------------------------------------- driver
 
 CASES = [(name[len("case_"):], fn) for name, fn in globals().items() if name.startswith("case_")]
+CASES += __import__("cases_spec").CASES
 
 
 def parse_args():

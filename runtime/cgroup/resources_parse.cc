@@ -1,4 +1,5 @@
 #include "cgroup/resources.h"
+#include "core/log.h"
 #include "spec/json_field.h"
 
 namespace sworn::cgroup {
@@ -208,7 +209,9 @@ Result<Resources> ParseResources(const json& j, const std::string& p) {
   for (auto it = j.begin(); it != j.end(); ++it) {
     bool known = false;
     for (const char* k : kKnown) known |= it.key() == k;
-    if (!known) return Fail(FieldError(Sub(p, it.key().c_str()), "unknown resource"));
+    // config.md, Extensibility: unknown properties MUST be ignored (runc's
+    // own tests write linux.resources.CPU).
+    if (!known) log::Warn(Sub(p, it.key().c_str()) + ": unknown property, ignored");
   }
   if (const json* m = Member(j, "memory")) SWORN_TRY(ParseMemory(*m, Sub(p, "memory"), r));
   if (const json* c = Member(j, "cpu")) SWORN_TRY(ParseCpu(*c, Sub(p, "cpu"), r));

@@ -54,11 +54,15 @@ Result<void> ApplyFlags(spec::Process& p, const ExecFlags& f) {
   for (const auto& g : f.gids) p.user.additional_gids.push_back(SWORN_TRY(ParseId(g, "--additional-gids")));
   for (const auto& c : f.caps) {
     cap_value_t v;
-    if (cap_from_name(c.c_str(), &v) < 0 || !StartsWith(c, "CAP_"))
-      return Fail(MakeError(Errc::kInvalidArgument, "--cap: unknown capability \"" + c + "\""));
     if (!p.capabilities) p.capabilities.emplace();
+    // As runc: an unknown name is warned about (at exec) and skipped.
+    if (cap_from_name(c.c_str(), &v) < 0 || !StartsWith(c, "CAP_")) {
+      auto& u = p.capabilities->unknown;
+      if (std::find(u.begin(), u.end(), c) == u.end()) u.push_back(c);
+      continue;
+    }
     for (auto* set : {&p.capabilities->bounding, &p.capabilities->effective, &p.capabilities->permitted,
-                      &p.capabilities->inheritable})
+                      &p.capabilities->inheritable, &p.capabilities->ambient})
       set->push_back(v);
   }
   return {};

@@ -6,6 +6,7 @@
 
 #include "cli/cli.h"
 #include "core/log.h"
+#include "spec/spec.h"
 
 namespace sworn::cli {
 namespace {
@@ -98,7 +99,7 @@ static int Main(int argc, char** argv) {
   log::Configure(g.log_file, g.log_format == "json", g.debug);
   if (g.log_format != "text" && g.log_format != "json") return Report("--log-format: expected text or json");
   if (p.vm.count("version")) {
-    std::printf("sworn version 0.1.0\nspec: 1.2.0\n");
+    std::printf("sworn version 0.1.0\nspec: %s\n", spec::kSpecVersion);
     return 0;
   }
   if (p.vm.count("help") || p.positional.empty()) {

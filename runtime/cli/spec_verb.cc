@@ -9,6 +9,7 @@
 
 #include "cli/cli.h"
 #include "core/sys.h"
+#include "spec/spec.h"
 
 namespace sworn::cli {
 namespace {
@@ -56,7 +57,7 @@ json DefaultSpec(bool rootless) {
     linux["resources"] = {{"devices", json::array({{{"allow", false}, {"access", "rwm"}}})}};
   }
   return {
-      {"ociVersion", "1.2.0"},
+      {"ociVersion", spec::kSpecVersion},
       {"process",
        {{"terminal", true}, {"user", {{"uid", 0}, {"gid", 0}}}, {"args", {"sh"}},
         {"env", {"PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin", "TERM=xterm"}},
@@ -106,7 +107,7 @@ int Features(const Globals&, const std::vector<std::string>& args) {
   ExpectArgs("features", p, 0, 0, "no arguments");
   json f = {
       {"ociVersionMin", "1.0.0"},
-      {"ociVersionMax", "1.2.1"},
+      {"ociVersionMax", spec::kSpecVersion},
       {"hooks", {"prestart", "createRuntime", "createContainer", "startContainer", "poststart", "poststop"}},
       {"mountOptions",
        {"async", "atime", "bind", "defaults", "dev", "diratime", "dirsync", "exec", "iversion", "lazytime", "loud",

@@ -17,6 +17,8 @@
 #include "core/log.h"
 #include "core/sys.h"
 #include "core/unix_socket.h"
+#include "linux/creds.h"
+#include "linux/rootfs.h"
 #include "process/hooks.h"
 #include "process/init.h"
 #include "security/oci_seccomp.h"
@@ -90,7 +92,7 @@ state::ContainerState InitialState(const CreateOptions& o, const std::string& bu
                                    const nlohmann::json& config) {
   state::ContainerState st;
   st.id = o.id;
-  st.oci_version = spec.oci_version;
+  st.oci_version = spec::kSpecVersion;
   st.bundle = bundle;
   st.rootfs = spec.root_path;
   st.created = NowRfc3339();
@@ -109,6 +111,8 @@ Result<Created> Create(const std::string& root, const CreateOptions& o) {
   auto spec = SWORN_TRY(spec::ParseSpec(text, bundle));
   if (!spec.process) return Fail(FieldError("process", "is required to create a container"));
   auto plan = SWORN_TRY(PlanNamespaces(spec.linux));
+  if (spec.process->capabilities)
+    if (auto w = linux_creds::DropUngrantable(*spec.process->capabilities, !plan.userns); !w.empty()) log::Warn(w);
   // Checked again by Placement::Create; here before anything exists.
   SWORN_TRY(cgroup::PathComponents(spec.linux.cgroups_path));
   // Compiled here, in the parent: the child only loads bytes.
@@ -206,6 +210,7 @@ Result<Created> Create(const std::string& root, const CreateOptions& o) {
   SWORN_TRY(dir.Save(st));
   if (!o.pid_file.empty())
     SWORN_TRY(WithContext(WriteFileAtomic(o.pid_file, std::to_string(child.pid)), "--pid-file"));
+  if (!spec.linux.Find(spec::NsType::kMount)) SWORN_TRY(linux_fs::RecordHostMounts(dir.path(), spec.root_path));
   cg.Commit();
   guard.Release();
   dir_cleanup.dir = nullptr;

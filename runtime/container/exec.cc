@@ -9,7 +9,9 @@
 #include "cgroup/cgroup.h"
 #include "container/container.h"
 #include "container/spawn.h"
+#include "core/log.h"
 #include "core/sys.h"
+#include "linux/creds.h"
 #include "core/unix_socket.h"
 #include "process/init.h"
 #include "process/sync.h"
@@ -74,6 +76,16 @@ Result<Created> Exec(const std::string& root, const ExecOptions& o) {
   if (!state::ProcessAlive(info.st.pid, info.st.pid_start))
     return Fail(MakeError(Errc::kBadState, "container \"" + o.id + "\" is stopped"));
   int flags = DifferingNamespaces(info.st.pid);
+  spec::Process process = o.process;
+  if (process.capabilities)
+    if (auto w = linux_creds::DropUngrantable(*process.capabilities, !(flags & CLONE_NEWUSER)); !w.empty())
+      log::Warn(w);
+  // No mount namespace of its own: setns would not give us its root.
+  UniqueFd root_fd;
+  if (!(flags & CLONE_NEWNS)) {
+    root_fd.reset(open(("/proc/" + std::to_string(info.st.pid) + "/root").c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC));
+    if (!root_fd) return Fail(SysError("open", "/proc/" + std::to_string(info.st.pid) + "/root"));
+  }
   // exec'd processes get the container's seccomp profile too, as with runc.
   const auto* linux = spec::Member(info.st.config, "linux");
   auto seccomp = SWORN_TRY(security::CachedCompileOciSeccomp(
@@ -83,10 +95,11 @@ Result<Created> Exec(const std::string& root, const ExecOptions& o) {
   auto [parent_sock, child_sock] = SWORN_TRY(process::SyncSocket::Pair());
 
   process::ExecRequest req;
-  req.process = o.process;
+  req.process = std::move(process);
   req.sync = &child_sock;
   req.pidfd = pidfd.get();
   req.setns_flags = flags & ~CLONE_NEWPID;
+  req.root_fd = root_fd.get();
   req.console_fd = console.get();
   req.pty_to_parent = o.pty_to_parent;
   req.preserve_fds = o.preserve_fds;

@@ -15,6 +15,7 @@
 #include "container/container.h"
 #include "core/log.h"
 #include "core/sys.h"
+#include "linux/rootfs.h"
 #include "process/hooks.h"
 #include "process/sync.h"
 
@@ -49,11 +50,20 @@ Result<spec::Hooks> StoredHooks(const state::ContainerState& st) {
 }
 
 // poststart failures are warnings: the container is already running.
-void RunPoststart(const state::ContainerState& st) {
+// runtime-spec 1.3.0 lifecycle step 9: a failing poststart hook is an error
+// of `start`, and the container is stopped (delete continues from there).
+Result<void> RunPoststart(const state::ContainerState& st) {
   auto hooks = StoredHooks(st);
-  if (!hooks || hooks->poststart.empty()) return;
+  if (!hooks || hooks->poststart.empty()) return {};
   auto r = process::RunHooks(hooks->poststart, "poststart", HookState(st, Status::kRunning));
-  if (!r) log::Warn(r.error().Message());
+  if (r) return {};
+  if (auto pidfd = PidfdOpen(st.pid); pidfd && state::ProcessAlive(st.pid, st.pid_start)) {
+    (void)PidfdSendSignal(pidfd->get(), SIGKILL);
+    (void)WaitGone(st.pid, st.pid_start, 5000);
+  }
+  Error e = r.error();
+  e.context += " (the container was stopped; delete it)";
+  return Fail(e);
 }
 
 // Polls fd until it is readable or the init is gone. A cgroup frozen
@@ -154,8 +164,7 @@ Result<void> Start(const std::string& root, const std::string& id) {
     SWORN_TRY(AwaitExecDone(dir, st, done.get()));
     unlink(dir.ExecDonePath().c_str());
   }
-  RunPoststart(st);
-  return {};
+  return RunPoststart(st);
 }
 
 Result<void> StartCreated(const std::string& root, const std::string& id, Created& c) {
@@ -168,8 +177,7 @@ Result<void> StartCreated(const std::string& root, const std::string& id, Create
   SWORN_TRY(AwaitInit(dir, st, sync.fd()));
   if (auto m = sync.Recv(); m && m->type == process::SyncType::kError)
     return Fail(Error{Errc::kSystem, m->err, m->text});
-  RunPoststart(st);
-  return {};
+  return RunPoststart(st);
 }
 
 Result<void> Kill(const std::string& root, const std::string& id, int sig, bool all) {
@@ -234,10 +242,8 @@ Result<void> Delete(const std::string& root, const std::string& id, bool force) 
   if (live && !WaitGone(st.pid, st.pid_start, 5000))
     return Fail(MakeError(Errc::kTimeout, "container \"" + id + "\": init did not exit after SIGKILL"));
   auto hooks = StoredHooks(st);
-  if (hooks) {
-    auto r = process::RunHooks(hooks->poststop, "poststop", HookState(st, Status::kStopped));
-    if (!r) log::Warn(r.error().Message());
-  }
+  if (hooks) process::RunHooksWarn(hooks->poststop, "poststop", HookState(st, Status::kStopped));
+  if (auto r = linux_fs::DetachHostMounts(dir.path(), st.rootfs); !r) log::Warn(r.error().Message());
   return dir.Remove();
 }
 

@@ -30,8 +30,6 @@ using spec::NsType;
 
 Result<NsPlan> PlanNamespaces(const spec::Linux& linux) {
   NsPlan plan;
-  if (!linux.Find(NsType::kMount))
-    return Fail(FieldError("linux.namespaces", "a mount namespace is required (sworn builds the rootfs in it)"));
   const spec::Namespace* user = linux.Find(NsType::kUser);
   bool user_joined = user && !user->path.empty();
   plan.userns = user != nullptr;
@@ -152,7 +150,7 @@ namespace {
 
 Result<void> ForwardListener(const security::BpfProgram& p, int listener, pid_t pid, const std::string& state_json) {
   auto sock = SWORN_TRY(ConnectUnix(p.listener_path, "linux.seccomp.listenerPath"));
-  nlohmann::json j = {{"ociVersion", "1.2.0"}, {"fds", {"seccompFd"}}, {"pid", pid},
+  nlohmann::json j = {{"ociVersion", spec::kSpecVersion}, {"fds", {"seccompFd"}}, {"pid", pid},
                       {"metadata", p.listener_metadata}, {"state", nlohmann::json::parse(state_json)}};
   std::string payload = j.dump();
   return SendWithFd(sock.get(), payload.data(), payload.size(), listener, p.listener_path);

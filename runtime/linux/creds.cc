@@ -10,6 +10,7 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <memory>
 
 #include "core/sys.h"
@@ -31,6 +32,11 @@ Result<void> DropBounding(const std::vector<int>& keep) {
     if (cap_drop_bound(c) < 0 && errno != EINVAL) return Fail(SysError("cap_drop_bound", cap_to_name(c)));
   }
   return {};
+}
+
+bool Grantable(int c, bool check_bounding) {
+  if (c > static_cast<int>(cap_max_bits()) - 1) return false;
+  return !check_bounding || prctl(PR_CAPBSET_READ, c, 0, 0, 0) == 1;
 }
 
 Result<void> SetProcCaps(const spec::Capabilities& caps) {
@@ -146,6 +152,25 @@ Result<std::string> LookPath(const std::string& arg0, const std::vector<std::str
     if (stat(cand.c_str(), &st) == 0 && S_ISREG(st.st_mode) && access(cand.c_str(), X_OK) == 0) return cand;
   }
   return Fail(MakeError(Errc::kNotFound, "exec: \"" + arg0 + "\": executable file not found in $PATH"));
+}
+
+std::string DropUngrantable(spec::Capabilities& caps, bool check_bounding) {
+  std::vector<std::string> names = caps.unknown;
+  caps.unknown.clear();
+  for (auto* set : {&caps.bounding, &caps.effective, &caps.inheritable, &caps.permitted, &caps.ambient})
+    std::erase_if(*set, [&](int c) {
+      if (Grantable(c, check_bounding)) return false;
+      char* n = cap_to_name(c);
+      std::string name = n ? n : std::to_string(c);
+      cap_free(n);
+      for (auto& ch : name) ch = static_cast<char>(toupper(ch));
+      if (std::find(names.begin(), names.end(), name) == names.end()) names.push_back(name);
+      return true;
+    });
+  if (names.empty()) return "";
+  std::string msg = "process.capabilities: ignoring unknown or unavailable capabilities:";
+  for (const auto& n : names) msg += " " + n;
+  return msg + (check_bounding ? " (unknown, or not in the runtime's bounding set)" : "");
 }
 
 }  // namespace sworn::linux_creds

@@ -14,6 +14,11 @@ Result<void> ApplyRlimits(const std::vector<spec::Rlimit>& rlimits);
 // capabilities across setuid), then sets effective/permitted/inheritable
 // and raises ambient. Without a capabilities object the process keeps none.
 Result<void> SwitchUserAndCaps(const spec::User& user, const std::optional<spec::Capabilities>& caps);
+// Drops what cannot be granted: names libcap does not know, capabilities the
+// running kernel lacks and, when check_bounding (the process stays in our
+// user namespace), those outside our own bounding set. Returns one warning
+// naming them all, or "" (config.md: warn, SHOULD NOT fail).
+std::string DropUngrantable(spec::Capabilities& caps, bool check_bounding);
 // process.scheduler and process.ioPriority; a clear error where the kernel refuses.
 Result<void> ApplySchedulerAndIo(const spec::Process& p);
 // AppArmor profile / SELinux label for the exec: refused when the host's

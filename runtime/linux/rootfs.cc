@@ -39,12 +39,22 @@ Result<void> StageHostRoot(RootfsContext& ctx) {
 Result<void> PrepareRootfs(RootfsContext& ctx) {
   // Nothing mounted for the container may propagate back to the host, and
   // pivot_root refuses a shared new root or parent.
-  if (mount(nullptr, "/", nullptr, MS_SLAVE | MS_REC, nullptr) < 0) return Fail(SysError("make / rslave"));
-  if (ctx.rootfs == "/") return StageHostRoot(ctx);
+  // Without a mount namespace of its own the container shares the
+  // runtime's: "/" keeps its propagation (runc makes the host's "/" rslave
+  // here), and everything goes under a private bind of the rootfs, which
+  // `delete` detaches.
+  if (!ctx.host_mountns && mount(nullptr, "/", nullptr, MS_SLAVE | MS_REC, nullptr) < 0)
+    return Fail(SysError("make / rslave"));
+  if (ctx.rootfs == "/") {
+    if (ctx.host_mountns)
+      return Fail(FieldError("root.path", "\"/\" needs a mount namespace (the container's mounts would cover the host's)"));
+    return StageHostRoot(ctx);
+  }
   if (mount(ctx.rootfs.c_str(), ctx.rootfs.c_str(), nullptr, MS_BIND | MS_REC, nullptr) < 0)
     return Fail(SysError("bind mount rootfs", ctx.rootfs));
   // The bind is still shared with its source if that was shared; make it private.
-  if (mount(nullptr, ctx.rootfs.c_str(), nullptr, MS_PRIVATE, nullptr) < 0)
+  unsigned long priv = MS_PRIVATE | (ctx.host_mountns ? MS_REC : 0);
+  if (mount(nullptr, ctx.rootfs.c_str(), nullptr, priv, nullptr) < 0)
     return Fail(SysError("make rootfs private", ctx.rootfs));
   ctx.root_fd.reset(open(ctx.rootfs.c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC));
   if (!ctx.root_fd) return Fail(SysError("open", ctx.rootfs));
@@ -107,6 +117,14 @@ Result<void> HideHostProcAndSys(const std::string& rootfs) {
 }  // namespace
 
 Result<void> EnterRootfs(const RootfsContext& ctx, bool no_pivot) {
+  if (ctx.host_mountns) {
+    // pivot_root or MS_MOVE would move the runtime's own root: chroot, as
+    // runc and crun do without a mount namespace.
+    if (fchdir(ctx.root_fd.get()) < 0) return Fail(SysError("chdir", ctx.rootfs));
+    if (chroot(".") < 0) return Fail(SysError("chroot", ctx.rootfs));
+    if (chdir("/") < 0) return Fail(SysError("chdir", "/"));
+    return {};
+  }
   if (no_pivot) {
     // mountinfo shows canonical paths: a symlink in root.path must not make
     // the container's own /proc look like the host's.
@@ -221,6 +239,36 @@ Result<void> FinalizeRootfs(const spec::Spec& spec, bool in_userns) {
   if (spec.linux.rootfs_propagation &&
       mount(nullptr, "/", nullptr, spec.linux.rootfs_propagation, nullptr) < 0)
     return Fail(SysError("linux.rootfsPropagation: mount /"));
+  return {};
+}
+
+namespace {
+
+constexpr unsigned kStatxMntIdUnique = 0x4000;  // STATX_MNT_ID_UNIQUE (6.8)
+
+Result<uint64_t> MountId(const std::string& path) {
+  struct statx sx {};
+  if (statx(AT_FDCWD, path.c_str(), AT_SYMLINK_NOFOLLOW, kStatxMntIdUnique | STATX_MNT_ID, &sx) < 0)
+    return Fail(SysError("statx", path));
+  return sx.stx_mnt_id;
+}
+
+}  // namespace
+
+Result<void> RecordHostMounts(const std::string& state_dir, const std::string& rootfs) {
+  uint64_t id = SWORN_TRY(MountId(rootfs));
+  return WriteFileAtomic(state_dir + "/" + kHostMountsFile, std::to_string(id));
+}
+
+Result<void> DetachHostMounts(const std::string& state_dir, const std::string& rootfs) {
+  std::string file = state_dir + "/" + kHostMountsFile;
+  auto recorded = ReadFile(file);
+  if (!recorded) return recorded.error().sys_errno == ENOENT ? Result<void>{} : Fail(recorded.error());
+  // Only the bind create made: the rootfs may itself be a mount (an overlay).
+  if (auto now = MountId(rootfs); now && std::to_string(*now) == *recorded &&
+                                  umount2(rootfs.c_str(), MNT_DETACH | UMOUNT_NOFOLLOW) < 0)
+    return Fail(SysError("umount2", rootfs));
+  unlink(file.c_str());
   return {};
 }
 

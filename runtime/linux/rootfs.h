@@ -20,6 +20,7 @@ struct RootfsContext {
   bool in_userns = false;    // no mknod; keep locked mount flags on remount
   bool cgroupns = false;     // mount real cgroup filesystems
   std::vector<std::string> cgroup_dirs;  // the container's cgroups, for bind mounts
+  bool host_mountns = false; // no mount namespace: mounts stay under the rootfs bind, chroot
 };
 
 // Slave propagation on "/", then the rootfs bind-mounted onto itself so it
@@ -34,6 +35,13 @@ Result<void> EnterRootfs(const RootfsContext& ctx, bool no_pivot);
 // After entering the rootfs: sysctls, readonlyPaths, maskedPaths, a read-only
 // root and the final root propagation.
 Result<void> FinalizeRootfs(const spec::Spec& spec, bool in_userns);
+
+// Without a mount namespace the container's mounts sit in the runtime's,
+// under the rootfs bind: create records that bind's mount id in the state
+// dir (HostMountsFile), delete detaches it if it is still the same mount.
+constexpr const char* kHostMountsFile = "rootfs.mount";
+Result<void> RecordHostMounts(const std::string& state_dir, const std::string& rootfs);
+Result<void> DetachHostMounts(const std::string& state_dir, const std::string& rootfs);
 
 // mkdir -p of `rel` inside the root, each component resolved in the root.
 Result<UniqueFd> MkdirAllInRoot(int root_fd, const std::string& rel, mode_t mode = 0755);

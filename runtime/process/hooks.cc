@@ -8,6 +8,7 @@
 
 #include <chrono>
 
+#include "core/log.h"
 #include "core/sys.h"
 
 namespace sworn::process {
@@ -65,7 +66,8 @@ Result<void> RunHook(const spec::Hook& hook, const std::string& state_json) {
   std::vector<std::string> args = hook.args.empty() ? std::vector<std::string>{hook.path} : hook.args;
   std::vector<std::string> env = hook.env;
   auto argv = Argv(args);
-  auto envp = Argv(env);
+  auto own = Argv(env);
+  char** envp = hook.env_set ? own.data() : environ;
   pid_t pid = fork();
   if (pid < 0) return Fail(SysError("fork", hook.path));
   if (pid == 0) {
@@ -75,7 +77,7 @@ Result<void> RunHook(const spec::Hook& hook, const std::string& state_json) {
     sigemptyset(&none);
     sigprocmask(SIG_SETMASK, &none, nullptr);
     signal(SIGPIPE, SIG_DFL);
-    execve(hook.path.c_str(), argv.data(), envp.data());
+    execve(hook.path.c_str(), argv.data(), envp);
     _exit(127);
   }
   rd.reset();
@@ -87,6 +89,12 @@ Result<void> RunHook(const spec::Hook& hook, const std::string& state_json) {
   std::string how = WIFEXITED(status) ? "exited with status " + std::to_string(WEXITSTATUS(status))
                                       : "was killed by signal " + std::to_string(WTERMSIG(status));
   return Fail(MakeError(Errc::kSystem, "hook " + hook.path + " " + how));
+}
+
+void RunHooksWarn(const std::vector<spec::Hook>& hooks, const char* list, const std::string& state_json) {
+  for (size_t i = 0; i < hooks.size(); ++i)
+    if (auto r = RunHook(hooks[i], state_json); !r)
+      log::Warn(std::string("hooks.") + list + "[" + std::to_string(i) + "]: " + r.error().Message());
 }
 
 Result<void> RunHooks(const std::vector<spec::Hook>& hooks, const char* list, const std::string& state_json) {

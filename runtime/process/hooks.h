@@ -11,6 +11,9 @@
 namespace sworn::process {
 
 Result<void> RunHook(const spec::Hook& hook, const std::string& state_json);
+// Runs every hook in order; a failure is a warning and the rest still run
+// (poststop, runtime-spec 1.3.0 lifecycle step 13).
+void RunHooksWarn(const std::vector<spec::Hook>& hooks, const char* list, const std::string& state_json);
 // Runs each hook in order; stops at the first failure, naming the hook list.
 Result<void> RunHooks(const std::vector<spec::Hook>& hooks, const char* list, const std::string& state_json);
 

@@ -48,6 +48,7 @@ Result<void> BuildRootfs(InitRequest& r) {
   ctx.in_userns = r.userns;
   ctx.cgroupns = r.unshare_cgroupns || r.spec->linux.Find(spec::NsType::kCgroup);
   ctx.cgroup_dirs = r.cgroup_dirs;
+  ctx.host_mountns = r.spec->linux.Find(spec::NsType::kMount) == nullptr;
   log::Debug("init: namespaces entered");
   SWORN_TRY(linux_fs::PrepareRootfs(ctx));
   SWORN_TRY(linux_fs::MountAll(ctx));
@@ -169,7 +170,7 @@ Result<std::optional<security::LandlockPlan>> PlanSandbox(const security::Sandbo
   prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
   CloseFdsExcept(3 + r.preserve_fds,
                  {r.sync->fd(), r.pidfd, r.console_fd, r.dmz_fd, r.repledge_so_fd, r.pledge_prog_fd,
-                  r.pledge_report_fd});
+                  r.pledge_report_fd, r.root_fd});
   if (auto go = r.sync->Expect(SyncType::kGo); !go) _exit(1);
   ExecPlan plan{{}, r.preserve_fds, r.filters, r.dmz_fd, nullptr, r.pledge, r.repledge_so_fd, r.pledge_prog_fd, r.dmz_by_path};
   plan.pledge_report_fd = r.pledge_report_fd;
@@ -177,6 +178,8 @@ Result<std::optional<security::LandlockPlan>> PlanSandbox(const security::Sandbo
   auto setup = [&]() -> Result<void> {
     if (r.setns_flags && setns(r.pidfd, r.setns_flags) < 0) return Fail(SysError("setns", "container namespaces"));
     close(r.pidfd);
+    if (r.root_fd >= 0 && (fchdir(r.root_fd) < 0 || chroot(".") < 0))
+      return Fail(SysError("chroot", "the container's root"));
     const auto& p = r.process;
     if (p.terminal) SWORN_TRY(SetupTerminal(p, r.console_fd, r.pty_to_parent, *r.sync, false));
     if (chdir(p.cwd.c_str()) < 0) return Fail(SysError("chdir", "cwd " + p.cwd));

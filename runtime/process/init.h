@@ -62,6 +62,7 @@ struct ExecRequest {
   const SyncSocket* sync = nullptr;
   int pidfd = -1;       // container init, for setns
   int setns_flags = 0;  // namespaces that differ from ours (pid already entered)
+  int root_fd = -1;     // the init's root, when its mount namespace is ours (chroot into it)
   int console_fd = -1;
   bool pty_to_parent = false;
   int preserve_fds = 0;

@@ -306,6 +306,7 @@ Result<std::vector<Hook>> ParseHookList(const json& hooks, const char* key) {
     if (h.path.empty() || h.path[0] != '/') return Fail(FieldError(Sub(e, "path"), "must be an absolute path"));
     SWORN_TRY(Get((*a)[i], "args", e, h.args));
     SWORN_TRY(Get((*a)[i], "env", e, h.env));
+    h.env_set = Member((*a)[i], "env") != nullptr;
     int64_t t = 0;
     SWORN_TRY(Get((*a)[i], "timeout", e, t));
     if (Member((*a)[i], "timeout")) {
@@ -378,6 +379,13 @@ Result<Spec> ParseSpec(std::string_view text, const std::string& bundle) {
   bool uts = s.linux.Find(NsType::kUts) != nullptr;
   if (!uts && !s.hostname.empty()) return Fail(FieldError("hostname", "setting it needs a uts namespace"));
   if (!uts && !s.domainname.empty()) return Fail(FieldError("domainname", "setting it needs a uts namespace"));
+  // As runc: masks and read-only binds made in the runtime's own mount
+  // namespace would not restrict the container (it may unmount them).
+  bool mntns = s.linux.Find(NsType::kMount) != nullptr;
+  if (!mntns && !s.linux.masked_paths.empty())
+    return Fail(FieldError("linux.maskedPaths", "need a mount namespace"));
+  if (!mntns && !s.linux.readonly_paths.empty())
+    return Fail(FieldError("linux.readonlyPaths", "need a mount namespace"));
   SWORN_TRY(CheckSysctls(s));
   return s;
 }

@@ -1,5 +1,7 @@
 // process: args, env, cwd, user, terminal, capabilities, rlimits, ...
 #include <sys/capability.h>
+
+#include <algorithm>
 #include <sys/resource.h>
 
 #include "spec/json_field.h"
@@ -45,15 +47,18 @@ Result<User> ParseUser(const json& j, const std::string& path) {
   return u;
 }
 
-Result<std::vector<int>> ParseCapSet(const json& caps, const char* key, const std::string& path) {
+Result<std::vector<int>> ParseCapSet(const json& caps, const char* key, const std::string& path,
+                                     std::vector<std::string>& unknown) {
   std::vector<std::string> names;
   SWORN_TRY(Get(caps, key, path, names));
   std::vector<int> out;
   for (size_t i = 0; i < names.size(); ++i) {
     cap_value_t v;
-    // The spec asks for an error on unknown names; runc and crun only warn.
-    if (cap_from_name(names[i].c_str(), &v) < 0 || !StartsWithCap(names[i]))
-      return Fail(FieldError(Idx(Sub(path, key), i), "unknown capability \"" + names[i] + "\""));
+    // config.md (1.1+): unknown names are warned about, not fatal (runc, crun too).
+    if (cap_from_name(names[i].c_str(), &v) < 0 || !StartsWithCap(names[i])) {
+      if (std::find(unknown.begin(), unknown.end(), names[i]) == unknown.end()) unknown.push_back(names[i]);
+      continue;
+    }
     out.push_back(v);
   }
   return out;
@@ -62,11 +67,11 @@ Result<std::vector<int>> ParseCapSet(const json& caps, const char* key, const st
 Result<Capabilities> ParseCaps(const json& j, const std::string& path) {
   SWORN_TRY(ExpectType(j, json::value_t::object, path));
   Capabilities c;
-  c.bounding = SWORN_TRY(ParseCapSet(j, "bounding", path));
-  c.effective = SWORN_TRY(ParseCapSet(j, "effective", path));
-  c.inheritable = SWORN_TRY(ParseCapSet(j, "inheritable", path));
-  c.permitted = SWORN_TRY(ParseCapSet(j, "permitted", path));
-  c.ambient = SWORN_TRY(ParseCapSet(j, "ambient", path));
+  c.bounding = SWORN_TRY(ParseCapSet(j, "bounding", path, c.unknown));
+  c.effective = SWORN_TRY(ParseCapSet(j, "effective", path, c.unknown));
+  c.inheritable = SWORN_TRY(ParseCapSet(j, "inheritable", path, c.unknown));
+  c.permitted = SWORN_TRY(ParseCapSet(j, "permitted", path, c.unknown));
+  c.ambient = SWORN_TRY(ParseCapSet(j, "ambient", path, c.unknown));
   return c;
 }
 

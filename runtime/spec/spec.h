@@ -17,6 +17,9 @@
 
 namespace sworn::spec {
 
+// The runtime-spec version sworn implements: state, features, `spec`, --version.
+inline constexpr char kSpecVersion[] = "1.3.0";
+
 struct User {
   uid_t uid = 0;
   gid_t gid = 0;
@@ -33,6 +36,9 @@ struct Rlimit {
 struct Capabilities {
   // Each set holds capability numbers (CAP_*), already validated.
   std::vector<int> bounding, effective, inheritable, permitted, ambient;
+  // Names this libcap does not know: dropped, warned about at create/exec
+  // (config.md: log a warning, SHOULD NOT fail).
+  std::vector<std::string> unknown;
 };
 
 struct IoPriority {
@@ -100,6 +106,7 @@ struct Device {
 struct Hook {
   std::string path;
   std::vector<std::string> args, env;
+  bool env_set = false;  // no "env": the hook inherits the runtime's environment (runc, crun)
   std::optional<int> timeout;
 };
 
@@ -125,7 +132,7 @@ struct Linux {
 };
 
 struct Spec {
-  std::string oci_version;
+  std::string oci_version;  // the config's; sworn reports kSpecVersion
   std::string root_path;  // absolute, resolved against the bundle
   bool root_readonly = false;
   std::optional<Process> process;

@@ -117,7 +117,10 @@ def case_hooks_poststop_on_run_and_force_delete(t):
                     "poststart": [dict(hook, args=["sh", "-c", "exit 1"])]}
     cid, bundle = t.create(cfg)
     res = t.rt("start", cid)
-    t.expect(res.rc == 0, f"start with a failing poststart hook (only a warning per spec): {res.describe()}")
+    # runtime-spec 1.3.0: a failing poststart hook is an error and stops the container
+    t.expect(res.rc == 1 and "poststart" in res.err, f"start with a failing poststart hook: {res.describe()}")
+    st = t.rt("state", cid)
+    t.expect(st.rc == 0 and json.loads(st.out).get("status") == "stopped", f"state after it: {st.describe()} {st.out}")
     t.ok(t.rt("delete", "--force", cid), "delete --force")
     try:
         st = json.loads((hostdir / "force.json").read_text())

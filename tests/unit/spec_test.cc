@@ -1,3 +1,4 @@
+#include <sys/capability.h>
 #include <linux/mount.h>
 #include <sys/mount.h>
 #include <unistd.h>
@@ -62,9 +63,16 @@ TEST_CASE("errors name the offending field", "[unit][spec]") {
   j["process"]["rlimits"] = json::array({{{"type", "RLIMIT_BOGUS"}, {"soft", 1}, {"hard", 1}}});
   CHECK(ErrorOf(j) == "process.rlimits[0].type: unknown rlimit \"RLIMIT_BOGUS\"");
 
+  // config.md (1.1+): an unknown capability is a warning (at create), not an error.
   j = Minimal();
-  j["process"]["capabilities"] = {{"bounding", {"CAP_CHOWN", "CAP_NOPE"}}};
-  CHECK(ErrorOf(j) == "process.capabilities.bounding[1]: unknown capability \"CAP_NOPE\"");
+  j["process"]["capabilities"] = {{"bounding", {"CAP_CHOWN", "CAP_NOPE"}}, {"effective", {"CAP_NOPE"}}};
+  {
+    Bundle b;
+    auto r = sworn::spec::ParseSpec(j.dump(), b.dir);
+    REQUIRE(r);
+    CHECK(r->process->capabilities->bounding == std::vector<int>{CAP_CHOWN});
+    CHECK(r->process->capabilities->unknown == std::vector<std::string>{"CAP_NOPE"});
+  }
 
   j = Minimal();
   j["mounts"] = json::array({{{"destination", "tmp"}, {"type", "tmpfs"}}});
