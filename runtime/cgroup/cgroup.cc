@@ -10,6 +10,8 @@
 #include <optional>
 #include <thread>
 
+#include "core/log.h"
+#include "core/rootless.h"
 #include "core/sys.h"
 
 namespace sworn::cgroup {
@@ -29,6 +31,10 @@ std::vector<std::pair<std::string, std::string>> OwnCgroups() {
   }
   return out;
 }
+
+// runc's isIgnorableError: what a rootless runtime may meet in a cgroup
+// hierarchy it was not given.
+bool IsPermissionError(int err) { return err == EACCES || err == EPERM || err == EROFS; }
 
 bool HasController(const std::string& list, std::string_view c) {
   for (const auto& x : Split(list, ','))
@@ -224,8 +230,13 @@ Result<std::vector<std::string>> PathComponents(const std::string& cgroups_path)
   return parts;
 }
 
+static std::string DefaultPath(const std::string& id) { return RootlessCgroups() ? id : "/sworn/" + id; }
+
 std::string ResolvePath(const std::string& cgroups_path, const std::string& id, const Hierarchy& h) {
-  if (cgroups_path.empty()) return "/sworn/" + id;
+  if (cgroups_path.empty()) {
+    if (!RootlessCgroups()) return "/sworn/" + id;
+    return ResolvePath(DefaultPath(id), id, h);
+  }
   std::vector<std::string> parts;
   for (const auto& part : Split(cgroups_path, '/'))
     if (!part.empty() && part != ".") parts.push_back(part);
@@ -240,8 +251,10 @@ std::string ResolvePath(const std::string& cgroups_path, const std::string& id, 
 Result<void> CheckStateDirs(const std::vector<std::string>& dirs, const std::string& cgroups_path,
                             const std::string& id) {
   auto parts = SWORN_TRY(PathComponents(cgroups_path));
-  std::string suffix = cgroups_path.empty() ? "/sworn/" + id : Join(parts);
-  bool absolute = cgroups_path.empty() || cgroups_path[0] == '/';
+  std::string path = cgroups_path.empty() ? DefaultPath(id) : cgroups_path;
+  if (cgroups_path.empty()) parts = SWORN_TRY(PathComponents(path));
+  std::string suffix = Join(parts);
+  bool absolute = path[0] == '/';
   auto hierarchies = SWORN_TRY(Discover());
   for (const auto& dir : dirs) {
     auto bad = [&](std::string_view why) {
@@ -337,12 +350,21 @@ Result<std::vector<std::string>> SubCgroupDirs(const std::vector<std::string>& d
 Result<Placement> Placement::Create(const std::string& cgroups_path, const std::string& id) {
   SWORN_TRY(PathComponents(cgroups_path));
   Placement p;
+  // As runc's rootless cgroup manager: without an explicit cgroupsPath, a
+  // hierarchy the user may not write is left out (the container runs
+  // without it); limits asked for there then fail in Apply.
+  bool may_skip = RootlessCgroups() && cgroups_path.empty();
   for (const auto& h : SWORN_TRY(Discover())) {
     std::string rel = ResolvePath(cgroups_path, id, h);
     // Never the hierarchy root (a relative path from a process in the root).
     if (rel.empty()) return Fail(PathError(cgroups_path, "resolves to the root of " + h.mount));
     std::string dir = h.mount + rel;
-    bool made = SWORN_TRY(MakeCgroup(h.mount, rel, h, &p.created_));
+    auto maybe_made = MakeCgroup(h.mount, rel, h, &p.created_);
+    if (!maybe_made && may_skip && IsPermissionError(maybe_made.error().sys_errno)) {
+      log::Debug("create: rootless: no cgroup in " + h.mount + " (" + maybe_made.error().Message() + ")");
+      continue;
+    }
+    bool made = SWORN_TRY(std::move(maybe_made));
     // runc refuses an existing cgroup with processes: delete --force would
     // kill them as the container's own.
     if (!made && Populated(dir, h.v2))
@@ -359,7 +381,7 @@ Result<Placement> Placement::Create(const std::string& cgroups_path, const std::
     }
     p.dirs_.push_back(dir);
   }
-  if (p.dirs_.empty()) return Fail(MakeError(Errc::kUnsupported, "no cgroup hierarchy is mounted"));
+  if (p.dirs_.empty() && !may_skip) return Fail(MakeError(Errc::kUnsupported, "no cgroup hierarchy is mounted"));
   return p;
 }
 

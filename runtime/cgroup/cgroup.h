@@ -32,7 +32,9 @@ Result<std::vector<std::string>> PathComponents(const std::string& cgroups_path)
 
 // Resolves linux.cgroupsPath as runc does for cgroupfs: absolute paths are
 // taken from each hierarchy's root, relative ones below the runtime's own
-// cgroup; empty means "/sworn/<id>". The result is normalized ("/a/b").
+// cgroup; empty means "/sworn/<id>", or when rootless (RootlessCgroups)
+// "<id>" below the runtime's own cgroup, as runc's default: a delegated
+// cgroup2 subtree is used that way. The result is normalized ("/a/b").
 // cgroups_path must have passed PathComponents.
 std::string ResolvePath(const std::string& cgroups_path, const std::string& id, const Hierarchy& h);
 
@@ -51,6 +53,8 @@ Result<std::vector<std::string>> SubCgroupDirs(const std::vector<std::string>& d
                                                const std::vector<std::string>& specs);
 
 // The directories of one container. Removed on destruction unless Commit().
+// Rootless without a cgroupsPath, hierarchies the user may not write are
+// left out (runc's rootless cgroup manager); dirs() may then be empty.
 class Placement {
  public:
   static Result<Placement> Create(const std::string& cgroups_path, const std::string& id);

@@ -8,6 +8,8 @@
 #include "cgroup/cgroup.h"
 #include "cgroup/devices.h"
 #include "cgroup/resources.h"
+#include "core/log.h"
+#include "core/rootless.h"
 #include "core/sys.h"
 
 namespace sworn::cgroup {
@@ -19,6 +21,10 @@ Result<void> Put(const std::string& dir, const std::string& file, const std::str
 
 Result<std::string> Need(const CgroupSet& s, const char* controller, const char* field, bool* v2) {
   std::string d = s.Dir(controller, v2);
+  if (d.empty() && RootlessCgroups())
+    return Fail(MakeError(Errc::kUnsupported, std::string("linux.resources.") + field + ": cannot set a " + controller +
+                                                  " limit: the rootless container could not join or create a " +
+                                                  controller + " cgroup (no permission)"));
   if (d.empty())
     return Fail(MakeError(Errc::kUnsupported, std::string("linux.resources.") + field + ": the host has no " +
                                                   controller + " cgroup controller"));
@@ -198,7 +204,14 @@ Result<void> Apply(const Resources& r, const CgroupSet& s) {
   SWORN_TRY(ApplyCpu(r, s));
   SWORN_TRY(ApplyBlkio(r, s));
   SWORN_TRY(ApplyRest(r, s));
-  if (r.has_devices) SWORN_TRY(ApplyDevices(r.devices, s));
+  // Rootless, device rules are not expected to work (the v1 devices
+  // controller and cgroup2 device programs need privilege), as in runc;
+  // the kernel still keeps the user from nodes it may not open.
+  if (r.has_devices) {
+    auto dev = ApplyDevices(r.devices, s);
+    if (!dev && !RootlessCgroups()) return dev;
+    if (!dev) log::Debug("rootless: device rules not applied: " + dev.error().Message());
+  }
   return {};
 }
 

@@ -6,6 +6,7 @@
 
 #include "cli/cli.h"
 #include "core/log.h"
+#include "core/rootless.h"
 #include "spec/spec.h"
 
 namespace sworn::cli {
@@ -88,16 +89,22 @@ static int Main(int argc, char** argv) {
   Globals g;
   po::options_description global("global options");
   global.add_options()("help,h", "show help")("version,v", "print the version")(
-      "root", po::value(&g.root), "state directory (default /run/sworn)")(
+      "root", po::value(&g.root), "state directory (default /run/sworn; $XDG_RUNTIME_DIR/sworn when rootless)")(
       "log", po::value(&g.log_file), "log file (default stderr)")(
       "log-format", po::value(&g.log_format), "text or json")("debug", po::bool_switch(&g.debug), "debug logging")(
       "systemd-cgroup", po::bool_switch(&g.systemd_cgroup), "use systemd to manage cgroups")(
-      "rootless", po::value<std::string>(), "ignored (sworn detects rootless itself)")(
+      "rootless", po::value<std::string>(), "true, false or auto: ignore cgroup permission errors (default auto)")(
       "criu", po::value<std::string>(), "ignored (no checkpoint/restore)");
   std::vector<std::string> args(argv + 1, argv + argc);
   Parsed p = ParseVerb(global, args);
   log::Configure(g.log_file, g.log_format == "json", g.debug);
   if (g.log_format != "text" && g.log_format != "json") return Report("--log-format: expected text or json");
+  if (!p.vm.count("root")) g.root = DefaultStateRoot();
+  if (p.vm.count("rootless")) {
+    std::string v = p.vm["rootless"].as<std::string>();
+    if (v != "true" && v != "false" && v != "auto") return Report("--rootless: expected true, false or auto");
+    if (v != "auto") SetRootlessOverride(v == "true");
+  }
   if (p.vm.count("version")) {
     std::printf("sworn version 0.1.0\nspec: %s\n", spec::kSpecVersion);
     return 0;

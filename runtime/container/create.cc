@@ -146,6 +146,8 @@ Result<Created> Create(const std::string& root, const CreateOptions& o) {
   SWORN_TRY(dir.Save(st));
   auto cg = SWORN_TRY(cgroup::Placement::Create(spec.linux.cgroups_path, o.id));
   st.cgroup_reused = cg.Reused();
+  // Rootless, hierarchies the user may not write are left out.
+  st.cgroup_dirs = cg.dirs();
   // Limits are in place before the init process joins the cgroup.
   SWORN_TRY(cgroup::Apply(resources, SWORN_TRY(cgroup::ResolveSet(cg.dirs()))));
   log::Debug("create: cgroups ready");

@@ -12,6 +12,7 @@
 #include "core/log.h"
 #include "core/sys.h"
 #include "linux/creds.h"
+#include "linux/idmap.h"
 #include "core/unix_socket.h"
 #include "process/init.h"
 #include "process/sync.h"
@@ -80,6 +81,13 @@ Result<Created> Exec(const std::string& root, const ExecOptions& o) {
   if (process.capabilities)
     if (auto w = linux_creds::DropUngrantable(*process.capabilities, !(flags & CLONE_NEWUSER)); !w.empty())
       log::Warn(w);
+  // Rootless, joining the container's pid namespace needs CAP_SYS_ADMIN
+  // in its user namespace: the runtime joins that namespace first (it owns
+  // it, so it may), as runc's nsexec does; the child is then born in it.
+  if ((flags & CLONE_NEWUSER) && geteuid() != 0) {
+    SWORN_TRY(linux_idmap::JoinUserNs(info.st.pid));
+    flags &= ~CLONE_NEWUSER;
+  }
   // No mount namespace of its own: setns would not give us its root.
   UniqueFd root_fd;
   if (!(flags & CLONE_NEWNS)) {

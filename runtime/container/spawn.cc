@@ -11,6 +11,7 @@
 #include "core/log.h"
 #include "core/sys.h"
 #include "core/unix_socket.h"
+#include "linux/idmap.h"
 #include "pid1/pid1.h"
 #include "security/dmz.h"
 #include "security/pledge_cache.h"
@@ -104,17 +105,7 @@ ChildGuard::~ChildGuard() {
 }
 
 Result<void> WriteIdMaps(pid_t pid, const spec::Linux& linux) {
-  auto write_map = [&](const std::vector<spec::IdMap>& maps, const char* file) -> Result<void> {
-    if (maps.empty()) return {};
-    std::string text;
-    for (const auto& m : maps)
-      text += std::to_string(m.container_id) + " " + std::to_string(m.host_id) + " " + std::to_string(m.size) + "\n";
-    std::string path = "/proc/" + std::to_string(pid) + "/" + file;
-    return WithContext(WriteFile(path, text, O_WRONLY), std::string("linux.") +
-                                                                (file[0] == 'u' ? "uidMappings" : "gidMappings"));
-  };
-  SWORN_TRY(write_map(linux.uid_mappings, "uid_map"));
-  return write_map(linux.gid_mappings, "gid_map");
+  return linux_idmap::WriteIdMaps(pid, linux.uid_mappings, linux.gid_mappings);
 }
 
 Result<Spawned> SpawnRaw(int clone_flags, int cgroup_fd) {

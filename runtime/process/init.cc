@@ -129,9 +129,6 @@ Result<std::optional<security::LandlockPlan>> PlanSandbox(const security::Sandbo
 }
 
 [[noreturn]] void ContainerInit(InitRequest& r) {
-  // Until execve, nothing in the container may ptrace us or open our
-  // /proc/PID/{mem,fd,exe}: we still hold the runtime's fds.
-  prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
   std::vector<int> keep = {r.sync->fd(),  r.fifo_fd,          r.exec_done_fd,        r.console_fd,
                            r.dmz_fd,      r.repledge_so_fd,   r.pledge_prog_fd,      r.pid1_fd,
                            r.pledge_report_fd};
@@ -140,6 +137,12 @@ Result<std::optional<security::LandlockPlan>> PlanSandbox(const security::Sandbo
   // kGo carries our pid as the runtime's namespace sees it, for hooks.
   auto go = r.sync->Recv();
   if (!go || go->type != SyncType::kGo) _exit(1);  // the parent is gone or gave up
+  // Until execve, nothing in the container may ptrace us or open our
+  // /proc/PID/{mem,fd,exe}: we still hold the runtime's fds. Run as root
+  // the runtime was non-dumpable already and so are we; a rootless runtime
+  // writes our id maps before kGo, which it could not do to a non-dumpable
+  // process (runc's nsexec is dumpable for that step too).
+  prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
   r.hook_state["pid"] = go->err;
   ExecPlan plan{{}, r.preserve_fds, r.filters, r.dmz_fd, nullptr, r.pledge, r.repledge_so_fd, r.pledge_prog_fd, r.dmz_by_path};
   plan.pledge_report_fd = r.pledge_report_fd;

@@ -1,0 +1,116 @@
+#include "linux/idmap.h"
+
+#include <fcntl.h>
+#include <sched.h>
+#include <signal.h>
+#include <spawn.h>
+#include <sys/prctl.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <string>
+
+#include "core/sys.h"
+
+extern char** environ;
+
+namespace sworn::linux_idmap {
+namespace {
+
+std::string MapText(const std::vector<spec::IdMap>& maps) {
+  std::string text;
+  for (const auto& m : maps)
+    text += std::to_string(m.container_id) + " " + std::to_string(m.host_id) + " " + std::to_string(m.size) + "\n";
+  return text;
+}
+
+// What an unprivileged writer may put in the map itself: one id, its own.
+bool SelfMap(const std::vector<spec::IdMap>& maps, unsigned own) {
+  return maps.size() == 1 && maps[0].host_id == own && maps[0].size == 1;
+}
+
+// newuidmap PID CONTAINER HOST SIZE...; its stderr is sworn's.
+Result<void> RunMapTool(const char* tool, pid_t pid, const std::vector<spec::IdMap>& maps, const std::string& field) {
+  std::vector<std::string> args{tool, std::to_string(pid)};
+  for (const auto& m : maps)
+    for (uint32_t v : {m.container_id, m.host_id, m.size}) args.push_back(std::to_string(v));
+  std::vector<char*> argv;
+  for (auto& a : args) argv.push_back(a.data());
+  argv.push_back(nullptr);
+  pid_t child;
+  int err = posix_spawnp(&child, tool, nullptr, nullptr, argv.data(), environ);
+  if (err != 0) {
+    Error e = SysError(err, "posix_spawnp", tool);
+    e.context = field + " (unprivileged, a map other than your own id needs " + tool + "): " + e.context;
+    return Fail(e);
+  }
+  int status = 0;
+  while (waitpid(child, &status, 0) < 0)
+    if (errno != EINTR) return Fail(SysError("waitpid", tool));
+  if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
+    return Fail(MakeError(Errc::kInvalidArgument, field + ": " + tool + " " + std::to_string(pid) +
+                                                      " failed (are the ids in /etc/sub" +
+                                                      (tool[3] == 'u' ? "uid" : "gid") + " for this user?)"));
+  return {};
+}
+
+Result<void> WriteOne(pid_t pid, const std::vector<spec::IdMap>& maps, bool uid, const std::string& field) {
+  if (maps.empty()) return {};
+  std::string proc = "/proc/" + std::to_string(pid) + "/";
+  if (geteuid() != 0) {
+    if (!SelfMap(maps, uid ? geteuid() : getegid())) return RunMapTool(uid ? "newuidmap" : "newgidmap", pid, maps, field);
+    if (!uid) SWORN_TRY(WithContext(WriteFile(proc + "setgroups", "deny", O_WRONLY), field));
+  }
+  return WithContext(WriteFile(proc + (uid ? "uid_map" : "gid_map"), MapText(maps), O_WRONLY), field);
+}
+
+}  // namespace
+
+Result<void> WriteIdMaps(pid_t pid, const std::vector<spec::IdMap>& uids, const std::vector<spec::IdMap>& gids) {
+  SWORN_TRY(WriteOne(pid, uids, true, "linux.uidMappings"));
+  return WriteOne(pid, gids, false, "linux.gidMappings");
+}
+
+Result<UniqueFd> MakeUserNs(const std::vector<spec::IdMap>& uids, const std::vector<spec::IdMap>& gids,
+                            const std::string& field) {
+  // The child only has to exist in its namespace until the fd is open; it
+  // waits for its parent's death signal or the SIGKILL below.
+  pid_t pid = static_cast<pid_t>(syscall(SYS_clone, CLONE_NEWUSER | SIGCHLD, nullptr, nullptr, nullptr, nullptr));
+  if (pid < 0) {
+    Error e = SysError("clone", "CLONE_NEWUSER");
+    e.context = field + ": " + e.context;
+    return Fail(e);
+  }
+  if (pid == 0) {
+    prctl(PR_SET_PDEATHSIG, SIGKILL);
+    for (;;) pause();
+  }
+  auto reap = [pid] {
+    kill(pid, SIGKILL);
+    while (waitpid(pid, nullptr, 0) < 0 && errno == EINTR) {
+    }
+  };
+  auto r = WithContext(WriteOne(pid, uids, true, "uid_map"), field);
+  if (r) r = WithContext(WriteOne(pid, gids, false, "gid_map"), field);
+  if (!r) {
+    reap();
+    return Fail(r.error());
+  }
+  std::string ns = "/proc/" + std::to_string(pid) + "/ns/user";
+  UniqueFd fd(open(ns.c_str(), O_RDONLY | O_CLOEXEC));
+  int err = errno;
+  reap();
+  if (!fd) return Fail(SysError(err, "open", ns));
+  return fd;
+}
+
+Result<void> JoinUserNs(pid_t pid) {
+  std::string ns = "/proc/" + std::to_string(pid) + "/ns/user";
+  UniqueFd fd(open(ns.c_str(), O_RDONLY | O_CLOEXEC));
+  if (!fd) return Fail(SysError("open", ns));
+  if (setns(fd.get(), CLONE_NEWUSER) < 0) return Fail(SysError("setns", ns));
+  return {};
+}
+
+}  // namespace sworn::linux_idmap
