@@ -134,6 +134,11 @@ void Reporter::WriteLearned() {
     (void)!write(2, t.data(), t.size());
   }
   if (!o_.learned_path.empty()) (void)WriteFileAtomic(o_.learned_path, LearnedJson(p).dump(2) + "\n");
+  // Also in the record, whose fd outlives a `run` that deletes the directory.
+  nlohmann::json rec = LearnedJson(p);
+  rec["type"] = "learned";
+  rec["message"] = "pledge learn: " + rec["annotations"].dump();
+  Emit(rec["message"], rec, true);
 }
 
 void Reporter::Answer(uint64_t id, int error, int64_t val, uint32_t flags) {
@@ -281,13 +286,17 @@ void Reporter::Serve() {
 }  // namespace
 
 std::vector<nlohmann::json> ReadNewRecords(const std::string& path, size_t* offset) {
-  std::vector<nlohmann::json> out;
   UniqueFd fd(open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW));
-  if (!fd) return out;
+  if (!fd) return {};
+  return ReadNewRecordsFd(fd.get(), path, offset);
+}
+
+std::vector<nlohmann::json> ReadNewRecordsFd(int fd, const std::string& path, size_t* offset) {
+  std::vector<nlohmann::json> out;
   std::string data;
   char buf[8192];
   for (ssize_t n; data.size() < 2 * kRecordMaxBytes &&
-                  (n = pread(fd.get(), buf, sizeof(buf), static_cast<off_t>(*offset + data.size()))) > 0;)
+                  (n = pread(fd, buf, sizeof(buf), static_cast<off_t>(*offset + data.size()))) > 0;)
     data.append(buf, static_cast<size_t>(n));
   size_t start = 0;
   for (size_t nl; (nl = data.find('\n', start)) != std::string::npos; start = nl + 1)

@@ -61,6 +61,9 @@ Result<UniqueFd> StartReporter(const ReporterOptions& o);
 // The records appended to a container's pledge.log since *offset (complete
 // lines only; *offset moves past them), for `sworn events`.
 std::vector<nlohmann::json> ReadNewRecords(const std::string& path, size_t* offset);
+// The same through an open fd: it keeps reading after `run` deleted the
+// container's directory (the Nomad driver holds one per task).
+std::vector<nlohmann::json> ReadNewRecordsFd(int fd, const std::string& what, size_t* offset);
 
 // The wait status `run` reports for its init: a SIGKILL the reporter sent
 // for a pledge kill (the init of a pid namespace cannot be killed by SIGSYS
