@@ -11,6 +11,7 @@
 #include <linux/keyctl.h>
 
 #include "core/log.h"
+#include "core/rootless.h"
 #include "core/sys.h"
 #include "linux/creds.h"
 #include "pid1/pid1.h"
@@ -45,7 +46,9 @@ Result<void> BuildRootfs(InitRequest& r) {
   linux_fs::RootfsContext ctx;
   ctx.spec = r.spec;
   ctx.rootfs = r.spec->root_path;
-  ctx.in_userns = r.userns;
+  // Or the runtime's own (rootless podman runs us as root of its user
+  // namespace): no mknod there either, and mount flags are locked.
+  ctx.in_userns = r.userns || RunningInUserNs();
   ctx.cgroupns = r.unshare_cgroupns || r.spec->linux.Find(spec::NsType::kCgroup);
   ctx.cgroup_dirs = r.cgroup_dirs;
   ctx.host_mountns = r.spec->linux.Find(spec::NsType::kMount) == nullptr;
@@ -62,7 +65,7 @@ Result<void> BuildRootfs(InitRequest& r) {
   SWORN_TRY(RunHooks(r.spec->hooks.create_container, "createContainer", r.hook_state.dump()));
   SWORN_TRY(linux_fs::EnterRootfs(ctx, r.no_pivot));
   log::Debug("init: pivoted");
-  return linux_fs::FinalizeRootfs(*r.spec, r.userns);
+  return linux_fs::FinalizeRootfs(*r.spec, r.userns || RunningInUserNs());
 }
 
 Result<void> PrepareProcess(InitRequest& r) {
