@@ -121,7 +121,7 @@ int Ps(const Globals& g, const std::vector<std::string>& args) {
   std::string format = "table";
   po::options_description d("ps options");
   d.add_options()("format,f", po::value(&format), "table or json");
-  auto p = ParseVerb(d, args);
+  auto p = ParseVerb(d, args, /*reorder=*/false);
   if (p.positional.empty()) return Report("ps: expected <container-id> [ps options]");
   if (format != "table" && format != "json") return Report("--format: expected table or json, got \"" + format + "\"");
   auto pids = container::Pids(g.root, p.positional[0]);

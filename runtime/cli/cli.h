@@ -24,9 +24,20 @@ struct Parsed {
   std::vector<std::string> positional;
 };
 
-// Parses flags described by desc, stopping at the first positional or "--";
-// what follows is returned as positional.
-Parsed ParseVerb(const po::options_description& desc, const std::vector<std::string>& args);
+// Thrown by ParseVerb for --help/-h (help: usage on stdout, exit 0) and for
+// a bad flag (usage on stderr, exit 1); main prints the verb's usage.
+struct UsageRequest {
+  bool help = false;
+  std::string message;  // what was wrong with the flags
+  std::string options;  // the verb's flags, formatted
+};
+
+// Parses flags described by desc (plus --help). As runc's urfave/cli does
+// unless a command skips it (exec, ps: what follows the id is a command
+// line), flags after positionals are accepted (`delete ID --force`);
+// with reorder false parsing stops at the first positional. "--" ends the
+// flags either way; the rest is returned as positional.
+Parsed ParseVerb(const po::options_description& desc, const std::vector<std::string>& args, bool reorder = true);
 
 // Checks the positional count; throws a usage error naming the verb.
 void ExpectArgs(const char* verb, const Parsed& p, size_t min, size_t max, const char* usage);

@@ -97,7 +97,7 @@ int Exec(const Globals& g, const std::vector<std::string>& args) {
       "apparmor", po::value(&f.apparmor), "apparmor profile")("process-label", po::value(&f.label), "selinux label")(
       "ignore-paused", po::bool_switch(), "accepted for runc compatibility")(
       "cgroup", po::value(&o.cgroups)->composing(), "[CONTROLLER[,CONTROLLER]:]PATH: run in this sub-cgroup");
-  auto p = ParseVerb(d, args);
+  auto p = ParseVerb(d, args, /*reorder=*/false);
   if (p.positional.empty()) return Report("exec: expected <container-id> [command [args...]]");
   if (auto r = CheckPreserveFds(o.preserve_fds); !r) return Report(r.error().Message());
   o.id = p.positional[0];

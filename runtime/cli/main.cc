@@ -3,6 +3,7 @@
 
 #include <cstdio>
 #include <iostream>
+#include <sstream>
 
 #include "cli/cli.h"
 #include "core/log.h"
@@ -16,25 +17,26 @@ struct Verb {
   const char* name;
   VerbFn fn;
   const char* help;
+  const char* usage;  // what follows the options, after the verb
 };
 
 constexpr Verb kVerbs[] = {
-    {"create", Create, "create a container"},
-    {"start", Start, "start the user process of a created container"},
-    {"run", Run, "create and start a container"},
-    {"state", State, "print the state of a container"},
-    {"kill", Kill, "send a signal to the container's init (or all its processes)"},
-    {"delete", Delete, "delete a container and its resources"},
-    {"list", List, "list containers"},
-    {"exec", Exec, "run a process in a running container"},
-    {"ps", Ps, "list the processes of a container"},
-    {"pause", Pause, "freeze every process of a container"},
-    {"resume", Resume, "thaw a paused container"},
-    {"update", Update, "change a container's resource limits"},
-    {"events", Events, "stream stats and OOM events (or --stats once)"},
-    {"pledge", Pledge, "run a host command under pledge promises and unveil rules (pledge.com's flags)"},
-    {"features", Features, "print the features this runtime implements (JSON)"},
-    {"spec", SpecVerb, "write a default config.json"},
+    {"create", Create, "create a container", "[options] <container-id>"},
+    {"start", Start, "start the user process of a created container", "<container-id>"},
+    {"run", Run, "create and start a container", "[options] <container-id>"},
+    {"state", State, "print the state of a container", "<container-id>"},
+    {"kill", Kill, "send a signal to the container's init (or all its processes)", "[options] <container-id> [signal]"},
+    {"delete", Delete, "delete a container and its resources", "[options] <container-id>"},
+    {"list", List, "list containers", "[options]"},
+    {"exec", Exec, "run a process in a running container", "[options] <container-id> <command> [args...]  (or --process FILE)"},
+    {"ps", Ps, "list the processes of a container", "[options] <container-id> [ps options]"},
+    {"pause", Pause, "freeze every process of a container", "<container-id>"},
+    {"resume", Resume, "thaw a paused container", "<container-id>"},
+    {"update", Update, "change a container's resource limits", "[options] <container-id>"},
+    {"events", Events, "stream stats and OOM events (or --stats once)", "[options] <container-id>"},
+    {"pledge", Pledge, "run a host command under pledge promises and unveil rules (pledge.com's flags)", "[-p PROMISES] [-v [PERM:]PATH]... [options] PROG ARGS"},
+    {"features", Features, "print the features this runtime implements (JSON)", ""},
+    {"spec", SpecVerb, "write a default config.json", "[options]"},
 };
 
 void Usage(std::ostream& out, const po::options_description& global) {
@@ -43,9 +45,20 @@ void Usage(std::ostream& out, const po::options_description& global) {
   out << "\n" << global;
 }
 
+int VerbUsage(const Verb& v, const UsageRequest& u) {
+  if (!u.help) log::Error(std::string(v.name) + ": " + u.message);
+  std::ostream& out = u.help ? std::cout : std::cerr;
+  out << "usage: sworn " << v.name << " " << v.usage << "\n\n" << v.help << "\n\n" << u.options;
+  return u.help ? 0 : 1;
+}
+
 }  // namespace
 
-Parsed ParseVerb(const po::options_description& desc, const std::vector<std::string>& args) {
+Parsed ParseVerb(const po::options_description& verb_desc, const std::vector<std::string>& args, bool reorder) {
+  po::options_description desc;
+  desc.add(verb_desc);
+  bool own_help = !verb_desc.find_nothrow("help", false);
+  if (own_help) desc.add_options()("help,h", "show this help");
   std::vector<std::string> flags;
   Parsed p;
   size_t i = 0;
@@ -55,7 +68,11 @@ Parsed ParseVerb(const po::options_description& desc, const std::vector<std::str
       ++i;
       break;
     }
-    if (a.size() < 2 || a[0] != '-') break;
+    if (a.size() < 2 || a[0] != '-') {
+      if (!reorder) break;
+      p.positional.push_back(a);
+      continue;
+    }
     flags.push_back(a);
     // A flag that takes a value and has none attached consumes the next arg.
     std::string name = a.substr(a.find_first_not_of('-'));
@@ -67,10 +84,17 @@ Parsed ParseVerb(const po::options_description& desc, const std::vector<std::str
         d->semantic()->min_tokens() > 0)
       flags.push_back(args[++i]);
   }
-  p.positional.assign(args.begin() + static_cast<long>(i), args.end());
+  p.positional.insert(p.positional.end(), args.begin() + static_cast<long>(i), args.end());
   int style = (po::command_line_style::default_style | po::command_line_style::allow_long_disguise) &
               ~po::command_line_style::allow_guessing;
-  po::store(po::command_line_parser(flags).options(desc).style(style).run(), p.vm);
+  std::ostringstream options;
+  options << desc;
+  try {
+    po::store(po::command_line_parser(flags).options(desc).style(style).run(), p.vm);
+  } catch (const po::error& e) {
+    throw UsageRequest{false, e.what(), options.str()};
+  }
+  if (own_help && p.vm.count("help")) throw UsageRequest{true, "", options.str()};
   po::notify(p.vm);
   return p;
 }
@@ -96,7 +120,7 @@ static int Main(int argc, char** argv) {
       "rootless", po::value<std::string>(), "true, false or auto: ignore cgroup permission errors (default auto)")(
       "criu", po::value<std::string>(), "ignored (no checkpoint/restore)");
   std::vector<std::string> args(argv + 1, argv + argc);
-  Parsed p = ParseVerb(global, args);
+  Parsed p = ParseVerb(global, args, /*reorder=*/false);
   log::Configure(g.log_file, g.log_format == "json", g.debug);
   if (g.log_format != "text" && g.log_format != "json") return Report("--log-format: expected text or json");
   if (!p.vm.count("root")) g.root = DefaultStateRoot();
@@ -127,8 +151,14 @@ static int Main(int argc, char** argv) {
     return Pledge(g, rest);
   }
   std::vector<std::string> rest(p.positional.begin() + 1, p.positional.end());
-  for (const auto& v : kVerbs)
-    if (verb == v.name) return v.fn(g, rest);
+  for (const auto& v : kVerbs) {
+    if (verb != v.name) continue;
+    try {
+      return v.fn(g, rest);
+    } catch (const UsageRequest& u) {
+      return VerbUsage(v, u);
+    }
+  }
   return Report("unknown command \"" + verb + "\" (see sworn --help)");
 }
 

@@ -63,6 +63,26 @@ bool ParseSize(const char* s, rlim_t& out) {
   return true;
 }
 
+void PledgeUsage(FILE* out) {
+  std::fprintf(out,
+               "usage: sworn pledge [-p PROMISES] [-v [PERM:]PATH]... [-kVnqL] [-u UID] [-g GID] [-c DIR]\n"
+               "                    [-C SECS] [-M BYTES] [-F BYTES] [-O FILES] [-P PROCS] [-T pledge|unveil] PROG ARGS\n\n"
+               "run a host command under pledge promises and unveil rules (pledge.com's flags)\n\n"
+               "  -p PROMISES     promises (default \"stdio rpath\"); repeatable\n"
+               "  -v [PERM:]PATH  unveil PATH with PERM (r, w, x, c; default r); repeatable\n"
+               "  -V              no unveil at all\n"
+               "  -k              kill the process on a violation (default: EPERM)\n"
+               "  -q              no denial reports on stderr\n"
+               "  -L, --learn     allow and record every call, then propose promises and unveils\n"
+               "  -n              lowest CPU and I/O priority\n"
+               "  -u UID, -g GID  run as this user and group\n"
+               "  -c DIR          chroot into DIR first\n"
+               "  -C SECS, -M BYTES, -F BYTES, -O FILES, -P PROCS   rlimits: CPU, AS, FSIZE, NOFILE, NPROC\n"
+               "  -T pledge|unveil  exit 0 if the kernel supports it\n"
+               "  -N, -D          accepted (pledge.com compatibility)\n"
+               "  -h, --help      show this help\n");
+}
+
 // Returns 0 to go on, or the exit code.
 int ParseArgs(const std::vector<std::string>& in, PledgeArgs& a) {
   std::vector<std::string> store = {"sworn pledge"};
@@ -70,6 +90,7 @@ int ParseArgs(const std::vector<std::string>& in, PledgeArgs& a) {
   // --learn, before the program: getopt here takes short options only.
   for (size_t i = 1; i < store.size() && store[i] != "--" && store[i][0] == '-'; ++i)
     if (store[i] == "--learn") store[i] = "-L";
+    else if (store[i] == "--help") store[i] = "-h";
   std::vector<char*> argv;
   for (auto& s : store) argv.push_back(s.data());
   argv.push_back(nullptr);
@@ -99,11 +120,8 @@ int ParseArgs(const std::vector<std::string>& in, PledgeArgs& a) {
       case 'F': if (!ParseSize(optarg, v)) return Die(1, "-F: bad size"); a.rlimits.push_back({RLIMIT_FSIZE, v}); break;
       case 'O': if (!ParseSize(optarg, v)) return Die(1, "-O: bad number"); a.rlimits.push_back({RLIMIT_NOFILE, v}); break;
       case 'P': if (!ParseSize(optarg, v)) return Die(1, "-P: bad number"); a.rlimits.push_back({RLIMIT_NPROC, v}); break;
-      case 'h':
-        std::printf("usage: sworn pledge [-p PROMISES] [-v [PERM:]PATH]... [-kVn] [-u UID] [-g GID] [-c DIR]\n"
-                    "                    [-C SECS] [-M BYTES] [-F BYTES] [-O FILES] [-P PROCS] [-T pledge|unveil] PROG ARGS\n");
-        return -1;
-      default: return 64;
+      case 'h': PledgeUsage(stdout); return -1;
+      default: PledgeUsage(stderr); return 64;  // pledge.com's usage status
     }
   }
   a.command.assign(store.begin() + optind, store.end());

@@ -252,7 +252,8 @@ Result<int> ParseSignal(std::string_view s) {
   if (s.find_first_not_of("0123456789") == std::string_view::npos) {
     // atoi wraps: 4294967305 would be 9, SIGKILL. No signal has 4 digits.
     int n = s.size() > 3 ? -1 : std::atoi(std::string(s).c_str());
-    if (n <= 0 || n >= NSIG) return Fail(MakeError(Errc::kInvalidArgument, "signal " + std::string(s) + ": out of range"));
+    // 0 checks that the container's init exists (kill(2), runc, crun).
+    if (n < 0 || n >= NSIG) return Fail(MakeError(Errc::kInvalidArgument, "signal " + std::string(s) + ": out of range"));
     return n;
   }
   std::string name(s);

@@ -514,7 +514,6 @@ def case_update_bad_values(t):
     cases = [
         (["--memory", "abc"], "--memory"),
         (["--memory", "12q"], "--memory"),
-        (["--resources", str(rfile)], "bogus"),
         (["--resources", str(badfile)], "JSON"),
         (["--cpu-share", "1", "--pids-limit", "9"], "shares"),
         (["--cpu-quota", "10", "--memory", "32m"], "quota"),
@@ -528,6 +527,10 @@ def case_update_bad_values(t):
         t.expect(after == before, f"update {' '.join(args)} changed the cgroup: {before} -> {after}")
     res = t.rt("update", "--memory", "64m", "no-such-container-xyz")
     t.expect(res.rc not in (0, None), f"update of an unknown container: {res.describe()}")
+    # config.md Extensibility: an unknown property is ignored (a warning), the rest applies
+    res = t.rt("update", "--resources", str(rfile), cid)
+    t.expect(res.rc == 0 and "bogus" in res.err, f"update -r with an unknown key: {res.describe()}")
+    t.expect(v1file("pids", path, "pids.max") == "7", f"pids.max {v1file('pids', path, 'pids.max')} after -r")
 
 
 def case_update_pids_below_usage(t):
@@ -727,7 +730,6 @@ def case_resources_bad_input(t):
         ("device access q", {"devices": [{"allow": True, "type": "c", "major": 1, "minor": 3, "access": "rq"}]},
          "linux.resources.devices"),
         ("cpu.shares 1", {"cpu": {"shares": 1}}, "linux.resources.cpu.shares"),
-        ("unknown key", {"bogusController": {}}, "linux.resources.bogusController"),
         ("memory limit a string", {"memory": {"limit": "lots"}}, "linux.resources.memory"),
         ("pids limit a string", {"pids": {"limit": "x"}}, "linux.resources.pids"),
     ]
