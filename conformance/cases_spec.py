@@ -241,4 +241,22 @@ def case_spec_version_reported(t):
     t.expect(len(set(versions.values())) == 1 and versions["state.ociVersion"] == "1.3.0", f"sworn: {versions}")
 
 
+def case_spec_state_and_list_key_order(t):
+    """`state` and `list -f json` print runc's keys in runc's order (tools that
+    read them in order, or diff outputs)."""
+    config = sleeper(t)
+    config["annotations"] = {"org.example.k": "v"}
+    orders = {}
+    for rt in t.runtimes:
+        if rt.name == "crun":
+            continue  # crun's state has its own set of keys
+        cid, _b, ok = t.create(rt, config)
+        if not ok:
+            continue
+        st = json.loads(rt("state", cid).out, object_pairs_hook=lambda kv: [k for k, _ in kv])
+        lst = json.loads(rt("list", "-f", "json").out or "[]", object_pairs_hook=lambda kv: [k for k, _ in kv])
+        orders[rt.name] = {"state": st, "list": lst[0] if lst else None}
+    t.agree("key order of state and list -f json", orders)
+
+
 CASES = [(name[len("case_"):], fn) for name, fn in dict(globals()).items() if name.startswith("case_")]

@@ -159,7 +159,7 @@ int List(const Globals& g, const std::vector<std::string>& args) {
     return 0;
   }
   if (format == "json") {
-    auto arr = nlohmann::json::array();
+    auto arr = nlohmann::ordered_json::array();
     for (const auto& i : *all) arr.push_back(container::StateJson(i));
     std::cout << arr.dump() << "\n";
     return 0;

@@ -54,7 +54,8 @@ struct Info {
 };
 Result<Info> Inspect(const std::string& root, const std::string& id);
 // The `state` JSON: the spec's fields plus runc's rootfs, created, owner.
-nlohmann::json StateJson(const Info& info);
+// Keys in runc's order (its containerState struct), for tools that read them in order.
+nlohmann::ordered_json StateJson(const Info& info);
 Result<std::vector<Info>> List(const std::string& root);
 
 struct ExecOptions {

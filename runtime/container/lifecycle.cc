@@ -108,16 +108,17 @@ Result<Info> Inspect(const std::string& root, const std::string& id) {
   return Info{st, dir.CurrentStatus(st)};
 }
 
-nlohmann::json StateJson(const Info& info) {
+nlohmann::ordered_json StateJson(const Info& info) {
   const auto& st = info.st;
   std::string owner;
   // A damaged state has no owner on record, not root's.
   if (info.status != Status::kUnknown) owner = HostUserName(st.owner_uid);
   bool alive = info.status != Status::kStopped;
-  nlohmann::json j = {{"ociVersion", st.oci_version}, {"id", st.id},     {"pid", alive ? st.pid : 0},
-                      {"status", state::StatusName(info.status)},       {"bundle", st.bundle},
-                      {"rootfs", st.rootfs},           {"created", st.created}, {"owner", owner}};
+  nlohmann::ordered_json j = {{"ociVersion", st.oci_version}, {"id", st.id}, {"pid", alive ? st.pid : 0},
+                              {"status", state::StatusName(info.status)}, {"bundle", st.bundle},
+                              {"rootfs", st.rootfs}, {"created", st.created}};
   if (!st.annotations.empty()) j["annotations"] = st.annotations;
+  j["owner"] = owner;
   return j;
 }
 
