@@ -18,6 +18,7 @@
 #include "core/sys.h"
 #include "core/unix_socket.h"
 #include "linux/creds.h"
+#include "linux/idmap.h"
 #include "linux/rootfs.h"
 #include "process/hooks.h"
 #include "process/init.h"
@@ -119,6 +120,8 @@ Result<Created> Create(const std::string& root, const CreateOptions& o) {
   log::Debug("create: start");
   auto seccomp = SWORN_TRY(security::CachedCompileOciSeccomp(spec.linux.seccomp, root + "/@cache"));
   auto resources = SWORN_TRY(cgroup::ParseResources(spec.linux.resources));
+  // Id-mapped mounts are made here, with the runtime's privileges; the init attaches them.
+  auto idmap_trees = SWORN_TRY(linux_idmap::IdMappedTrees(spec));
   auto sandbox = SWORN_TRY(PrepareSandbox(root, spec.annotations, spec.root_path, *spec.process,
                                           (plan.clone_flags & CLONE_NEWPID) != 0));
   auto pid1 = SWORN_TRY(Pid1For(sandbox.spec, spec.linux));
@@ -175,6 +178,7 @@ Result<Created> Create(const std::string& root, const CreateOptions& o) {
   req.unshare_flags = plan.unshare_flags;
   req.joins = std::move(plan.joins);
   req.cgroup_dirs = cg.dirs();
+  for (const auto& t : idmap_trees) req.idmap_fds.push_back(t.get());
   req.hook_state = nlohmann::json::parse(HookState(st, state::Status::kCreating));
   if (!seccomp.empty()) req.filters.push_back(&seccomp);
   auto dmz = SWORN_TRY(TrampolineFor(seccomp));

@@ -4,6 +4,7 @@
 #include <sched.h>
 #include <signal.h>
 #include <spawn.h>
+#include <sys/mount.h>
 #include <sys/prctl.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
@@ -103,6 +104,56 @@ Result<UniqueFd> MakeUserNs(const std::vector<spec::IdMap>& uids, const std::vec
   reap();
   if (!fd) return Fail(SysError(err, "open", ns));
   return fd;
+}
+
+namespace {
+
+constexpr unsigned kOpenTreeClone = 1;            // OPEN_TREE_CLONE
+constexpr unsigned kMoveMountFEmptyPath = 0x4;    // MOVE_MOUNT_F_EMPTY_PATH
+constexpr unsigned kMoveMountTEmptyPath = 0x40;   // MOVE_MOUNT_T_EMPTY_PATH
+constexpr uint64_t kMountAttrIdmap = 0x00100000;  // MOUNT_ATTR_IDMAP
+
+Error MountError(const std::string& field, const spec::Mount& m, Error e) {
+  e.context = field + " (" + m.destination + "): id-mapped mount of " + m.source + ": " + e.context;
+  return e;
+}
+
+}  // namespace
+
+Result<UniqueFd> IdMappedTree(const spec::Mount& m, const std::string& field) {
+  if (geteuid() != 0)
+    return Fail(MountError(field, m, MakeError(Errc::kUnsupported, "not supported for rootless containers (as in runc): "
+                                                                  "MOUNT_ATTR_IDMAP needs CAP_SYS_ADMIN over the "
+                                                                  "source's filesystem")));
+  unsigned flags = kOpenTreeClone | O_CLOEXEC | ((m.flags & MS_REC) ? AT_RECURSIVE : 0);
+  UniqueFd tree(static_cast<int>(syscall(SYS_open_tree, AT_FDCWD, m.source.c_str(), flags)));
+  if (!tree) return Fail(MountError(field, m, SysError("open_tree", m.source)));
+  auto userns = SWORN_TRY(MakeUserNs(m.uid_mappings, m.gid_mappings, field + " (" + m.destination + ")"));
+  struct {
+    uint64_t attr_set, attr_clr, propagation, userns_fd;
+  } attr = {kMountAttrIdmap, 0, 0, static_cast<uint64_t>(userns.get())};
+  unsigned at = AT_EMPTY_PATH | (m.idmap_recursive ? AT_RECURSIVE : 0);
+  if (syscall(SYS_mount_setattr, tree.get(), "", at, &attr, sizeof(attr)) < 0) {
+    Error e = SysError("mount_setattr MOUNT_ATTR_IDMAP", m.source);
+    if (e.sys_errno == EINVAL)
+      e.context += " (the filesystem does not support id-mapped mounts on this kernel, or the source is "
+                   "id-mapped already)";
+    return Fail(MountError(field, m, e));
+  }
+  return tree;
+}
+
+Result<std::vector<UniqueFd>> IdMappedTrees(const spec::Spec& spec) {
+  std::vector<UniqueFd> out(spec.mounts.size());
+  for (size_t i = 0; i < spec.mounts.size(); ++i)
+    if (spec.mounts[i].idmap) out[i] = SWORN_TRY(IdMappedTree(spec.mounts[i], "mounts[" + std::to_string(i) + "]"));
+  return out;
+}
+
+Result<void> AttachTree(int tree_fd, int target_fd, const std::string& dest) {
+  if (syscall(SYS_move_mount, tree_fd, "", target_fd, "", kMoveMountFEmptyPath | kMoveMountTEmptyPath) < 0)
+    return Fail(SysError("move_mount", dest));
+  return {};
 }
 
 Result<void> JoinUserNs(pid_t pid) {

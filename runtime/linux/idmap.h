@@ -26,6 +26,19 @@ Result<void> WriteIdMaps(pid_t pid, const std::vector<spec::IdMap>& uids, const 
 Result<UniqueFd> MakeUserNs(const std::vector<spec::IdMap>& uids, const std::vector<spec::IdMap>& gids,
                             const std::string& field);
 
+// The source of an id-mapped bind mount, made in the runtime (which holds
+// CAP_SYS_ADMIN over the source's filesystem), as runc 1.2 and crun do: a
+// detached copy of the source (open_tree(OPEN_TREE_CLONE), AT_RECURSIVE
+// for rbind) with MOUNT_ATTR_IDMAP set to a user namespace carrying the
+// mount's maps ("ridmap": on every mount of the tree). The init attaches
+// it with AttachTree. Errors name the mount (field, destination); a
+// filesystem that cannot be id-mapped says so.
+Result<UniqueFd> IdMappedTree(const spec::Mount& m, const std::string& field);
+// IdMappedTree for every id-mapped mount of spec; an empty fd elsewhere.
+Result<std::vector<UniqueFd>> IdMappedTrees(const spec::Spec& spec);
+// move_mount of a detached tree onto the O_PATH target.
+Result<void> AttachTree(int tree_fd, int target_fd, const std::string& dest);
+
 // Moves the calling (single-threaded) process into pid's user namespace.
 Result<void> JoinUserNs(pid_t pid);
 

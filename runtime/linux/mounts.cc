@@ -12,6 +12,7 @@
 
 #include "cgroup/cgroup.h"
 #include "core/sys.h"
+#include "linux/idmap.h"
 #include "linux/rootfs.h"
 
 namespace sworn::linux_fs {
@@ -149,12 +150,19 @@ Result<void> CopyTree(int from, int to) {
   return r;
 }
 
-Result<void> MountBind(RootfsContext& ctx, const spec::Mount& m) {
+Result<void> MountBind(RootfsContext& ctx, const spec::Mount& m, int idmap_fd) {
   struct stat st;
-  if (stat(m.source.c_str(), &st) < 0) return Fail(SysError("bind mount source: stat", m.source));
+  // The tree is open already (the source's path may not be reachable from
+  // the container's user namespace).
+  int r = idmap_fd >= 0 ? fstat(idmap_fd, &st) : stat(m.source.c_str(), &st);
+  if (r < 0) return Fail(SysError("bind mount source: stat", m.source));
   auto target = SWORN_TRY(EnsureTarget(ctx.root_fd.get(), m.destination, !S_ISDIR(st.st_mode)));
   SWORN_TRY(CheckProcDestination(ctx, m, target.get()));
-  SWORN_TRY(DoMount(m.source, target.get(), m.destination, nullptr, MS_BIND | (m.flags & MS_REC), ""));
+  // An id-mapped bind: the runtime made the tree (linux_idmap::IdMappedTree).
+  if (idmap_fd >= 0)
+    SWORN_TRY(linux_idmap::AttachTree(idmap_fd, target.get(), m.destination));
+  else
+    SWORN_TRY(DoMount(m.source, target.get(), m.destination, nullptr, MS_BIND | (m.flags & MS_REC), ""));
   return FinishMount(ctx, m, true);
 }
 
@@ -236,8 +244,8 @@ bool IsSpecialFs(const std::string& type) {
 
 bool HostIsUnifiedOnly() { return access("/sys/fs/cgroup/cgroup.controllers", F_OK) == 0; }
 
-Result<void> MountOne(RootfsContext& ctx, const spec::Mount& m) {
-  if (m.bind) return MountBind(ctx, m);
+Result<void> MountOne(RootfsContext& ctx, const spec::Mount& m, int idmap_fd) {
+  if (m.bind) return MountBind(ctx, m, idmap_fd);
   if (m.type == "tmpfs") return MountTmpfs(ctx, m);
   if (m.type == "cgroup" && !HostIsUnifiedOnly()) return MountCgroupV1(ctx, m);
   std::string type = m.type == "cgroup" ? "cgroup2" : m.type;
@@ -258,7 +266,8 @@ Result<void> MountOne(RootfsContext& ctx, const spec::Mount& m) {
 
 Result<void> MountAll(RootfsContext& ctx) {
   for (size_t i = 0; i < ctx.spec->mounts.size(); ++i)
-    SWORN_TRY(WithContext(MountOne(ctx, ctx.spec->mounts[i]), "mounts[" + std::to_string(i) + "]"));
+    SWORN_TRY(WithContext(MountOne(ctx, ctx.spec->mounts[i], i < ctx.idmap_fds.size() ? ctx.idmap_fds[i] : -1),
+                          "mounts[" + std::to_string(i) + "]"));
   return {};
 }
 

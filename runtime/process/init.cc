@@ -51,6 +51,7 @@ Result<void> BuildRootfs(InitRequest& r) {
   ctx.in_userns = r.userns || RunningInUserNs();
   ctx.cgroupns = r.unshare_cgroupns || r.spec->linux.Find(spec::NsType::kCgroup);
   ctx.cgroup_dirs = r.cgroup_dirs;
+  ctx.idmap_fds = r.idmap_fds;
   ctx.host_mountns = r.spec->linux.Find(spec::NsType::kMount) == nullptr;
   log::Debug("init: namespaces entered");
   SWORN_TRY(linux_fs::PrepareRootfs(ctx));
@@ -136,6 +137,7 @@ Result<std::optional<security::LandlockPlan>> PlanSandbox(const security::Sandbo
                            r.dmz_fd,      r.repledge_so_fd,   r.pledge_prog_fd,      r.pid1_fd,
                            r.pledge_report_fd};
   for (const auto& j : r.joins) keep.push_back(j.fd.get());
+  for (int fd : r.idmap_fds) keep.push_back(fd);
   CloseFdsExcept(3 + r.preserve_fds, keep);
   // kGo carries our pid as the runtime's namespace sees it, for hooks.
   auto go = r.sync->Recv();

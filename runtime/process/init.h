@@ -37,6 +37,7 @@ struct InitRequest {
   int unshare_flags = 0;             // namespaces to create after joining a user ns
   std::vector<JoinNs> joins;         // user first
   std::vector<std::string> cgroup_dirs;
+  std::vector<int> idmap_fds;  // per spec mount: an id-mapped tree (linux_idmap::IdMappedTrees) or -1
   nlohmann::json hook_state;         // state for createContainer/startContainer; the
                                      // child fills in pid (from kGo) and status
   std::vector<const security::BpfProgram*> filters;  // linux.seccomp, then pledge

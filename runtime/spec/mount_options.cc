@@ -115,8 +115,11 @@ Result<void> ApplyMountOptions(Mount& m, std::string_view field) {
       m.tmpcopyup = true;
       continue;
     }
-    if (o == "idmap" || o == "ridmap")
-      return Fail(FieldError(field, "option \"" + o + "\" (id-mapped mounts) needs linux.uidMappings on the mount"));
+    if (o == "idmap" || o == "ridmap") {
+      m.idmap = true;
+      m.idmap_recursive = o == "ridmap";
+      continue;
+    }
     if (o.empty()) return Fail(FieldError(field, "empty mount option"));
     // tmpfs, devpts, mqueue, ...: an owner of -1 would mean "unchanged".
     if (o.starts_with("uid=") || o.starts_with("gid="))

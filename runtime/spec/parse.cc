@@ -68,6 +68,8 @@ Result<void> ParseRoot(const json& j, const std::string& bundle, Spec& s) {
   return {};
 }
 
+Result<std::vector<IdMap>> ParseIdMaps(const json& j, const char* key, const std::string& parent = "linux");
+
 Result<std::vector<Mount>> ParseMounts(const json& j) {
   std::vector<Mount> out;
   const json* ms = Member(j, "mounts");
@@ -87,20 +89,21 @@ Result<std::vector<Mount>> ParseMounts(const json& j) {
     SWORN_TRY(Get(mj, "type", p, m.type));
     SWORN_TRY(Get(mj, "source", p, m.source));
     SWORN_TRY(Get(mj, "options", p, m.options));
-    if (Member(mj, "uidMappings") || Member(mj, "gidMappings"))
-      return Fail(FieldError(p, "id-mapped mounts (uidMappings/gidMappings on a mount) are not implemented"));
+    m.uid_mappings = SWORN_TRY(ParseIdMaps(mj, "uidMappings", p));
+    m.gid_mappings = SWORN_TRY(ParseIdMaps(mj, "gidMappings", p));
     SWORN_TRY(ApplyMountOptions(m, Sub(p, "options")));
+    if (!m.uid_mappings.empty() || !m.gid_mappings.empty()) m.idmap = true;
     if (m.type.empty() && !m.bind) return Fail(FieldError(Sub(p, "type"), "is required unless the mount is a bind mount"));
     out.push_back(std::move(m));
   }
   return out;
 }
 
-Result<std::vector<IdMap>> ParseIdMaps(const json& j, const char* key) {
+Result<std::vector<IdMap>> ParseIdMaps(const json& j, const char* key, const std::string& parent) {
   std::vector<IdMap> out;
   const json* a = Member(j, key);
   if (!a) return out;
-  std::string p = Sub("linux", key);
+  std::string p = Sub(parent, key);
   SWORN_TRY(ExpectType(*a, json::value_t::array, p));
   for (size_t i = 0; i < a->size(); ++i) {
     std::string e = Idx(p, i);
@@ -360,6 +363,27 @@ Result<Hooks> ParseHooks(const json& j) {
   return h;
 }
 
+// As runc 1.2: id-mapped mounts are binds with both maps; "idmap" or
+// "ridmap" without maps take the container's user namespace maps.
+static Result<void> CheckIdMappedMounts(Spec& s) {
+  for (size_t i = 0; i < s.mounts.size(); ++i) {
+    Mount& m = s.mounts[i];
+    if (!m.idmap) continue;
+    std::string p = Idx("mounts", i);
+    if (!m.bind) return Fail(FieldError(p, "id-mapped mounts are only supported for bind mounts (" + m.destination + ")"));
+    if (m.uid_mappings.empty() && m.gid_mappings.empty()) {
+      if (!s.linux.Find(NsType::kUser) || s.linux.uid_mappings.empty())
+        return Fail(FieldError(Sub(p, "options"), "\"idmap\" without uidMappings/gidMappings on the mount takes "
+                                                  "linux.uidMappings, which needs a new user namespace"));
+      m.uid_mappings = s.linux.uid_mappings;
+      m.gid_mappings = s.linux.gid_mappings;
+    }
+    if (m.uid_mappings.empty() || m.gid_mappings.empty())
+      return Fail(FieldError(p, "an id-mapped mount needs both uidMappings and gidMappings (" + m.destination + ")"));
+  }
+  return {};
+}
+
 Result<Spec> ParseSpec(std::string_view text, const std::string& bundle) {
   // The bundle path goes into state.json and the hooks' state: JSON strings.
   if (!IsValidUtf8(bundle)) return Fail(FieldError("--bundle", "path is not valid UTF-8: " + bundle));
@@ -387,6 +411,7 @@ Result<Spec> ParseSpec(std::string_view text, const std::string& bundle) {
   if (!mntns && !s.linux.readonly_paths.empty())
     return Fail(FieldError("linux.readonlyPaths", "need a mount namespace"));
   SWORN_TRY(CheckSysctls(s));
+  SWORN_TRY(CheckIdMappedMounts(s));
   return s;
 }
 

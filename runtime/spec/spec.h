@@ -72,6 +72,10 @@ struct Process {
 
 // A mount with its options already split into what mount(2) and
 // mount_setattr(2) take.
+struct IdMap {
+  uint32_t container_id = 0, host_id = 0, size = 0;
+};
+
 struct Mount {
   std::string destination, type, source;
   std::vector<std::string> options;  // as written
@@ -81,6 +85,11 @@ struct Mount {
   std::string data;                  // fs-specific options ("size=64k,mode=755")
   bool bind = false;
   bool tmpcopyup = false;
+  // An id-mapped mount (uidMappings/gidMappings on the mount, or the
+  // "idmap"/"ridmap" options with the container's own maps): the runtime
+  // makes it with open_tree + mount_setattr(MOUNT_ATTR_IDMAP).
+  bool idmap = false, idmap_recursive = false;
+  std::vector<IdMap> uid_mappings, gid_mappings;
 };
 
 enum class NsType { kPid, kNetwork, kMount, kIpc, kUts, kUser, kCgroup, kTime };
@@ -88,10 +97,6 @@ enum class NsType { kPid, kNetwork, kMount, kIpc, kUts, kUser, kCgroup, kTime };
 struct Namespace {
   NsType type;
   std::string path;  // empty: create a new one
-};
-
-struct IdMap {
-  uint32_t container_id = 0, host_id = 0, size = 0;
 };
 
 struct Device {
