@@ -65,12 +65,10 @@ Result<UniqueFd> DriveChild(const process::SyncSocket& sync, const state::Contai
   log::Debug("create: init attached to its cgroups");
   if (plan.unshare_cgroupns) SWORN_TRY(sync.Send(process::SyncType::kGo, pid));
   const auto& h = spec.hooks;
-  // Without these hooks there is nothing to wait for: kHooksDone is queued
-  // now, so the child, once its mounts are done, goes on without a round
-  // trip through this process. (A createContainer hook may run `state`,
-  // which must show the pid saved below.)
+  // kHooksDone goes only after the child asks: queued earlier, it is unread
+  // when a child that failed its mounts exits, and the kernel then resets
+  // the socket, losing the error the child left for us.
   bool runtime_hooks = !h.prestart.empty() || !h.create_runtime.empty() || !h.create_container.empty();
-  if (!runtime_hooks) SWORN_TRY(sync.Send(process::SyncType::kHooksDone));
   SWORN_TRY(sync.Expect(process::SyncType::kRunHooks));
   st.pid = pid;
   // Saved with the pid but no start time: `state` run by a hook now reports
@@ -79,7 +77,7 @@ Result<UniqueFd> DriveChild(const process::SyncSocket& sync, const state::Contai
   std::string hs = HookState(st, state::Status::kCreating);
   SWORN_TRY(process::RunHooks(spec.hooks.prestart, "prestart", hs));
   SWORN_TRY(process::RunHooks(spec.hooks.create_runtime, "createRuntime", hs));
-  if (runtime_hooks) SWORN_TRY(sync.Send(process::SyncType::kHooksDone));
+  SWORN_TRY(sync.Send(process::SyncType::kHooksDone));
   std::vector<std::string> warnings;
   auto pty = SWORN_TRY(AwaitReady(sync, notify, pid, HookState(st, state::Status::kCreated), &warnings));
   // What Landlock could not enforce on this kernel is also on record.
@@ -141,13 +139,17 @@ Result<Created> Create(const std::string& root, const CreateOptions& o) {
   auto st = InitialState(o, bundle, spec, spec.raw);
   // Saved before any cgroup exists, so a create killed at any later point
   // leaves a state that `delete --force` can clean up.
-  for (const auto& h : SWORN_TRY(cgroup::Discover()))
-    st.cgroup_dirs.push_back(h.mount + cgroup::ResolvePath(spec.linux.cgroups_path, o.id, h));
+  // (With --systemd-cgroup the path is systemd's to choose: known once the scope exists.)
+  st.systemd_cgroup = o.systemd_cgroup;
+  if (!o.systemd_cgroup)
+    for (const auto& h : SWORN_TRY(cgroup::Discover()))
+      st.cgroup_dirs.push_back(h.mount + cgroup::ResolvePath(spec.linux.cgroups_path, o.id, h));
   // What exists now is not ours: such a delete must not remove (or, before
   // the init is placed, empty) it.
   st.cgroup_reused = cgroup::Existing(st.cgroup_dirs);
   SWORN_TRY(dir.Save(st));
-  auto cg = SWORN_TRY(cgroup::Placement::Create(spec.linux.cgroups_path, o.id));
+  auto cg = o.systemd_cgroup ? SWORN_TRY(cgroup::Placement::Systemd(spec.linux.cgroups_path, o.id, resources))
+                             : SWORN_TRY(cgroup::Placement::Create(spec.linux.cgroups_path, o.id));
   st.cgroup_reused = cg.Reused();
   // Rootless, hierarchies the user may not write are left out.
   st.cgroup_dirs = cg.dirs();
