@@ -13,6 +13,7 @@
 #include "core/log.h"
 #include "core/rootless.h"
 #include "core/sys.h"
+#include "cgroup/systemd.h"
 
 namespace sworn::cgroup {
 namespace {
@@ -252,7 +253,10 @@ Result<void> CheckStateDirs(const std::vector<std::string>& dirs, const std::str
                             const std::string& id) {
   auto parts = SWORN_TRY(PathComponents(cgroups_path));
   std::string path = cgroups_path.empty() ? DefaultPath(id) : cgroups_path;
-  if (cgroups_path.empty()) parts = SWORN_TRY(PathComponents(path));
+  // --systemd-cgroup: the scope's ControlGroup, wherever systemd put it.
+  if (auto unit = systemd::ParsePath(cgroups_path, id); systemd::IsSystemdPath(cgroups_path) && unit)
+    path = unit->scope;
+  if (path != cgroups_path) parts = SWORN_TRY(PathComponents(path));
   std::string suffix = Join(parts);
   bool absolute = path[0] == '/';
   auto hierarchies = SWORN_TRY(Discover());
@@ -401,6 +405,10 @@ std::vector<std::string> Existing(const std::vector<std::string>& dirs) {
 
 Placement::~Placement() {
   if (committed_) return;
+  if (!unit_.empty()) {
+    Rejoin();
+    if (auto r = systemd::StopUnit(unit_); !r) log::Warn(r.error().Message());
+  }
   for (auto it = created_.rbegin(); it != created_.rend(); ++it) rmdir(it->c_str());
 }
 
@@ -410,7 +418,37 @@ Result<void> Placement::Attach(pid_t pid, bool skip_v2) const {
     if (skip_v2 && v2_fd_ && dir == v2_dir_) continue;
     SWORN_TRY(WriteFile(dir + "/cgroup.procs", p, O_WRONLY));
   }
+  Rejoin();
   return {};
+}
+
+void Placement::Rejoin() const {
+  for (const auto& dir : rejoin_)
+    if (auto r = WriteFile(dir + "/cgroup.procs", std::to_string(getpid()), O_WRONLY); !r) log::Warn(r.error().Message());
+}
+
+Result<Placement> Placement::Systemd(const std::string& cgroups_path, const std::string& id, const Resources& r) {
+  auto unit = SWORN_TRY(systemd::ParsePath(cgroups_path, id));
+  auto hierarchies = SWORN_TRY(Discover());
+  Placement p;
+  std::string cg = SWORN_TRY(systemd::StartScope(unit, getpid(), r, "sworn container " + id));
+  p.unit_ = unit.scope;
+  for (const auto& h : hierarchies) {
+    std::string dir = h.mount + cg;
+    // Where systemd moved us, we go back to once the init is placed.
+    if (access(dir.c_str(), F_OK) == 0) {
+      p.rejoin_.push_back(h.mount + (h.own_path == "/" ? "" : h.own_path));
+    } else {
+      SWORN_TRY(MakeCgroup(h.mount, cg, h, &p.created_));
+    }
+    if (h.v2) {
+      p.v2_fd_.reset(open(dir.c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC));
+      if (!p.v2_fd_) return Fail(SysError("open", dir));
+      p.v2_dir_ = dir;
+    }
+    p.dirs_.push_back(dir);
+  }
+  return p;
 }
 
 bool Contains(const std::vector<std::string>& dirs, pid_t pid) {

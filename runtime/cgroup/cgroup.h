@@ -13,6 +13,8 @@
 
 namespace sworn::cgroup {
 
+struct Resources;
+
 struct Hierarchy {
   std::string mount;        // /sys/fs/cgroup/memory
   std::string controllers;  // "memory", "cpu,cpuacct", "name=systemd"; "" for cgroup2
@@ -58,6 +60,12 @@ Result<std::vector<std::string>> SubCgroupDirs(const std::vector<std::string>& d
 class Placement {
  public:
   static Result<Placement> Create(const std::string& cgroups_path, const std::string& id);
+  // --systemd-cgroup: a transient scope (cgroupsPath "slice:prefix:name")
+  // with r as unit properties. systemd wants a process in a new scope, so
+  // it is started holding this process: the init cloned next is born in
+  // it, and Attach moves this process back where it was. Hierarchies
+  // systemd leaves out get a directory of the same path, as in runc.
+  static Result<Placement> Systemd(const std::string& cgroups_path, const std::string& id, const Resources& r);
   Placement(Placement&&) = default;
   Placement& operator=(Placement&&) = default;
   ~Placement();
@@ -80,6 +88,9 @@ class Placement {
   UniqueFd v2_fd_;
   std::string v2_dir_;  // the cgroup2 directory v2_fd_ opens
   bool committed_ = false;
+  std::string unit_;                  // systemd scope: stopped on destruction unless committed
+  std::vector<std::string> rejoin_;   // where this process was before systemd moved it
+  void Rejoin() const;
 };
 
 // Whether pid is in one of dirs or below it, by /proc/PID/cgroup: a pid

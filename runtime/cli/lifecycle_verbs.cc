@@ -40,6 +40,7 @@ int Create(const Globals& g, const std::vector<std::string>& args) {
   auto p = ParseVerb(d, args);
   ExpectArgs("create", p, 1, 1, "<container-id>");
   o.id = p.positional[0];
+  o.systemd_cgroup = g.systemd_cgroup;
   return Check(container::Create(g.root, o));
 }
 
@@ -85,6 +86,7 @@ int Run(const Globals& g, const std::vector<std::string>& args) {
   auto p = ParseVerb(d, args);
   ExpectArgs("run", p, 1, 1, "<container-id>");
   o.id = p.positional[0];
+  o.systemd_cgroup = g.systemd_cgroup;
   if (detach && !exit_file.empty()) return Report("run: --exit-file needs a foreground run (no --detach)");
   o.pty_to_parent = !detach && o.console_socket.empty();
   o.foreground = !detach;

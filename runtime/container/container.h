@@ -30,6 +30,7 @@ struct CreateOptions {
   int preserve_fds = 0;
   bool pty_to_parent = false;  // `run -t` without a console socket
   bool foreground = false;     // `run`: started with StartCreated, no exec fifo
+  bool systemd_cgroup = false; // --systemd-cgroup: a transient scope over D-Bus
 };
 
 struct Created {

@@ -139,13 +139,17 @@ Result<Created> Create(const std::string& root, const CreateOptions& o) {
   auto st = InitialState(o, bundle, spec, spec.raw);
   // Saved before any cgroup exists, so a create killed at any later point
   // leaves a state that `delete --force` can clean up.
-  for (const auto& h : SWORN_TRY(cgroup::Discover()))
-    st.cgroup_dirs.push_back(h.mount + cgroup::ResolvePath(spec.linux.cgroups_path, o.id, h));
+  // (With --systemd-cgroup the path is systemd's to choose: known once the scope exists.)
+  st.systemd_cgroup = o.systemd_cgroup;
+  if (!o.systemd_cgroup)
+    for (const auto& h : SWORN_TRY(cgroup::Discover()))
+      st.cgroup_dirs.push_back(h.mount + cgroup::ResolvePath(spec.linux.cgroups_path, o.id, h));
   // What exists now is not ours: such a delete must not remove (or, before
   // the init is placed, empty) it.
   st.cgroup_reused = cgroup::Existing(st.cgroup_dirs);
   SWORN_TRY(dir.Save(st));
-  auto cg = SWORN_TRY(cgroup::Placement::Create(spec.linux.cgroups_path, o.id));
+  auto cg = o.systemd_cgroup ? SWORN_TRY(cgroup::Placement::Systemd(spec.linux.cgroups_path, o.id, resources))
+                             : SWORN_TRY(cgroup::Placement::Create(spec.linux.cgroups_path, o.id));
   st.cgroup_reused = cg.Reused();
   // Rootless, hierarchies the user may not write are left out.
   st.cgroup_dirs = cg.dirs();

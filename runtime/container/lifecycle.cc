@@ -12,6 +12,7 @@
 #include "cgroup/cgroup.h"
 #include "cgroup/resources.h"
 #include "cgroup/stats.h"
+#include "cgroup/systemd.h"
 #include "container/container.h"
 #include "core/log.h"
 #include "core/sys.h"
@@ -240,6 +241,12 @@ Result<void> Delete(const std::string& root, const std::string& id, bool force) 
     if (st.pid != 0 || std::find(st.cgroup_reused.begin(), st.cgroup_reused.end(), d) == st.cgroup_reused.end())
       dirs.push_back(d);
   if (!dirs.empty()) SWORN_TRY(cgroup::Destroy(dirs, st.cgroup_reused));
+  // Usually systemd stopped the scope once it emptied; StopUnit makes sure.
+  if (st.systemd_cgroup) {
+    auto cgroups_path = st.config.value("/linux/cgroupsPath"_json_pointer, std::string());
+    auto unit = SWORN_TRY(cgroup::systemd::ParsePath(cgroups_path, id));
+    SWORN_TRY(cgroup::systemd::StopUnit(unit.scope));
+  }
   if (live && !WaitGone(st.pid, st.pid_start, 5000))
     return Fail(MakeError(Errc::kTimeout, "container \"" + id + "\": init did not exit after SIGKILL"));
   auto hooks = StoredHooks(st);

@@ -48,6 +48,7 @@ json ContainerState::ToJson() const {
             {"rootfs", rootfs},   {"created", created},        {"owner_uid", owner_uid},
             {"pid", pid},         {"pid_start", pid_start},    {"annotations", annotations},
             {"cgroup_dirs", cgroup_dirs}, {"cgroup_reused", cgroup_reused}, {"config", config}};
+  if (systemd_cgroup) j["systemd_cgroup"] = true;
   return j;
 }
 
@@ -67,6 +68,7 @@ Result<ContainerState> ContainerState::FromJson(const json& j) {
     // Absent in state written before sworn recorded it: all were created.
     if (j.contains("cgroup_reused")) s.cgroup_reused = j.at("cgroup_reused").get<std::vector<std::string>>();
     s.config = j.at("config");
+    if (j.contains("systemd_cgroup")) s.systemd_cgroup = j.at("systemd_cgroup").get<bool>();
     return s;
   } catch (const json::exception& e) {
     return Fail(MakeError(Errc::kInvalidArgument, std::string("corrupt: ") + e.what()));

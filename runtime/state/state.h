@@ -37,6 +37,7 @@ struct ContainerState {
   // Those of cgroup_dirs that existed before create: emptied by delete, not
   // removed, and left alone entirely if the init never got placed (pid 0).
   std::vector<std::string> cgroup_reused;
+  bool systemd_cgroup = false;  // --systemd-cgroup: a transient scope, stopped by delete
   nlohmann::json config;  // the bundle's config.json as created (poststop hooks)
 
   nlohmann::json ToJson() const;
