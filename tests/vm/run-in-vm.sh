@@ -100,6 +100,28 @@ if [ "${SWORN_VM_CONTROLS:-1}" != 0 ]; then
     done
 fi
 
+# SWORN_VM_SYSTEMD=1: systemd (this host's) boots as PID 1 and runs the
+# guest script from a unit, for the --systemd-cgroup lane.
+systemd_mode=${SWORN_VM_SYSTEMD:-0}
+systemd_append=
+if [ "$systemd_mode" = 1 ]; then
+    systemd_append=" systemd.unit=sworn-test.service systemd.show_status=0"
+    mkdir -p "$img/lib/systemd"
+    add_binary /lib/systemd/systemd /lib/systemd/systemd
+    for b in systemctl systemd-run; do add_binary "$(command -v $b)" "/usr/bin/$b"; done
+    mkdir -p "$img/etc/systemd/system" "$img/lib/systemd/system"
+    : > "$img/etc/machine-id"
+    cp /etc/os-release "$img/etc/os-release" 2>/dev/null || true
+    cat > "$img/etc/systemd/system/sworn-test.service" <<'UNIT'
+[Unit]
+Description=sworn VM lane
+DefaultDependencies=no
+[Service]
+Type=oneshot
+ExecStart=/bin/sh /init2
+UNIT
+fi
+
 BUSYBOX=$busybox sh "$repo/tests/rootfs/make-rootfs.sh" "$img/opt/sworn-test/rootfs" "$img/usr/bin/sworn-probe"
 cp "$guest_script" "$img/opt/sworn-test/guest.sh"
 chmod 755 "$img/opt/sworn-test/guest.sh"
@@ -117,6 +139,7 @@ cat > "$img/init" <<'INIT'
 for f in /*; do
     case $f in /newroot|/proc|/sys|/dev) /bin/busybox mkdir -p "/newroot$f" ;; *) /bin/busybox cp -a "$f" /newroot/ ;; esac
 done
+[ -x /lib/systemd/systemd ] && exec /bin/busybox switch_root /newroot /lib/systemd/systemd
 exec /bin/busybox switch_root /newroot /init2
 echo "init: switch_root failed"
 exec /bin/busybox poweroff -f
@@ -126,6 +149,20 @@ INIT
 cat > "$img/init2" <<'INIT2'
 #!/bin/sh
 export PATH=/usr/bin:/bin:/sbin:/usr/sbin HOME=/root
+if [ "$$" != 1 ]; then
+    # Run by systemd (SWORN_VM_SYSTEMD=1), which mounted everything.
+    exec </dev/console >/dev/console 2>&1
+    export SWORN_VM=1 SWORN_VM_DIR=/opt/sworn-test SWORN_VM_FILES=/opt/sworn-test/files SWORN_VM_ROOTFS=/opt/sworn-test/rootfs
+    . /opt/sworn-test/env
+    grep -q " /tmp " /proc/mounts || mount -t tmpfs -o mode=1777 tmpfs /tmp
+    echo "vm: kernel $(uname -r), systemd $(systemctl --version | head -1), up $(cut -d' ' -f1 /proc/uptime)s"
+    cd /opt/sworn-test
+    sh /opt/sworn-test/guest.sh
+    rc=$?
+    echo "SWORN-VM-EXIT=$rc uptime=$(cut -d' ' -f1 /proc/uptime)"
+    sync
+    poweroff -f
+fi
 mount -t proc proc /proc
 mount -t sysfs sysfs /sys
 mount -t devtmpfs devtmpfs /dev
@@ -167,7 +204,7 @@ set +e
 # stdin from /dev/null: -nographic would otherwise put a terminal into raw mode.
 timeout -k 10 "$timeout_s" qemu-system-x86_64 -accel tcg -smp 2 -m 1G -nographic -no-reboot \
     -kernel "$kernel" -initrd "$initrd" \
-    -append 'console=ttyS0 quiet panic=-1 lsm=landlock,lockdown,yama,apparmor,bpf' \
+    -append "console=ttyS0 quiet panic=-1 lsm=landlock,lockdown,yama,apparmor,bpf$systemd_append" \
     ${QEMU_EXTRA:-} </dev/null 2>&1 | tr -d '\r' | tee "$log"
 qrc=${PIPESTATUS[0]}
 set -e
