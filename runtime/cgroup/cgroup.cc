@@ -96,7 +96,19 @@ Result<bool> MakeCgroup(const std::string& mount, const std::string& rel, const 
     if (cpuset) SWORN_TRY(InitCpuset(dir));
     return true;
   }
-  if (errno == EEXIST) return false;
+  if (errno == EEXIST) {
+    // A cgroup made by someone else (a Nomad 1.7 scope) may sit below
+    // parents that never handed their controllers down.
+    if (h.v2) {
+      std::string up = mount;
+      for (const auto& part : Split(rel, '/')) {
+        if (part.empty()) continue;
+        EnsureControllers(up);
+        up += "/" + part;
+      }
+    }
+    return false;
+  }
   if (errno != ENOENT) return Fail(SysError("mkdir", dir));
   dir = mount;
   bool leaf = false;
