@@ -43,6 +43,8 @@ unsigned long LockedFlags(const std::string& path) {
 // Applies what a plain mount(2) of a bind cannot: remount flags, recursive
 // attributes and propagation, on the freshly mounted destination.
 Result<void> FinishMount(RootfsContext& ctx, const spec::Mount& m, bool remount) {
+  unsigned long rest = m.flags & ~(MS_BIND | MS_REC | MS_REMOUNT | kPropagationMask);
+  if (!(remount && rest) && !m.attr_set && !m.attr_clr && !m.propagation) return {};
   auto fd = SWORN_TRY(OpenInRoot(ctx.root_fd.get(), m.destination, O_PATH));
   std::string p = FdPath(fd.get());
   unsigned long flags = m.flags & ~(MS_BIND | MS_REC | MS_REMOUNT | kPropagationMask);
@@ -68,7 +70,8 @@ std::string Readlink(const std::string& link) {
 
 // Where fd is, as a path inside the root ("" when it is not under it).
 std::string InRootPath(const RootfsContext& ctx, int fd) {
-  std::string root = Readlink(FdPath(ctx.root_fd.get())), at = Readlink(FdPath(fd));
+  const std::string& root = ctx.root_path;
+  std::string at = Readlink(FdPath(fd));
   if (root.empty() || at.empty()) return "";
   if (root == "/") return at;
   if (at == root) return "/";
@@ -200,6 +203,9 @@ Result<void> MountCgroupV1(RootfsContext& ctx, const spec::Mount& m) {
   tmp.data = "mode=755";
   tmp.tmpcopyup = false;
   SWORN_TRY(MountTmpfs(ctx, tmp));
+  // The tmpfs is new and only this process sees it: its directories need no
+  // in-root resolution.
+  auto top = SWORN_TRY(OpenInRoot(ctx.root_fd.get(), m.destination, O_PATH | O_DIRECTORY));
   auto hs = SWORN_TRY(cgroup::Discover());
   for (size_t i = 0; i < hs.size(); ++i) {
     const auto& h = hs[i];
@@ -208,13 +214,16 @@ Result<void> MountCgroupV1(RootfsContext& ctx, const spec::Mount& m) {
     std::string name = h.controllers;
     if (StartsWith(name, "name=")) name = name.substr(5);
     std::string dest = m.destination + "/" + name;
-    auto target = SWORN_TRY(EnsureTarget(ctx.root_fd.get(), dest, false));
+    if (mkdirat(top.get(), name.c_str(), 0755) < 0 && errno != EEXIST) return Fail(SysError("mkdirat", dest));
+    UniqueFd target(openat(top.get(), name.c_str(), O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
+    if (!target) return Fail(SysError("open", dest));
     unsigned long flags = m.flags & (MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC | MS_RELATIME);
     if (ctx.cgroupns) {
       SWORN_TRY(DoMount("cgroup", target.get(), dest, h.v2 ? "cgroup2" : "cgroup", flags, h.v2 ? "" : h.controllers));
     } else if (i < ctx.cgroup_dirs.size()) {
       SWORN_TRY(DoMount(ctx.cgroup_dirs[i], target.get(), dest, nullptr, MS_BIND, ""));
-      auto again = SWORN_TRY(OpenInRoot(ctx.root_fd.get(), dest, O_PATH));
+      UniqueFd again(openat(top.get(), name.c_str(), O_PATH | O_NOFOLLOW | O_CLOEXEC));
+      if (!again) return Fail(SysError("open", dest));
       if (mount(nullptr, FdPath(again.get()).c_str(), nullptr, MS_REMOUNT | MS_BIND | flags, nullptr) < 0)
         return Fail(SysError("remount", dest));
     }
@@ -223,7 +232,6 @@ Result<void> MountCgroupV1(RootfsContext& ctx, const spec::Mount& m) {
   // The tmpfs was left writable for the directories above; as crun does, a
   // read-only cgroup mount is read-only all the way, or the container could
   // create entries beside its hierarchies.
-  auto top = SWORN_TRY(OpenInRoot(ctx.root_fd.get(), m.destination, O_PATH));
   std::string p = FdPath(top.get());
   unsigned long f = MS_REMOUNT | MS_BIND | MS_RDONLY | (m.flags & (MS_NOSUID | MS_NODEV | MS_NOEXEC));
   if (ctx.in_userns) f |= LockedFlags(p);
@@ -265,6 +273,9 @@ Result<void> MountOne(RootfsContext& ctx, const spec::Mount& m, int idmap_fd) {
 }  // namespace
 
 Result<void> MountAll(RootfsContext& ctx) {
+  // Where the rootfs is, for CheckProcDestination; it does not move while
+  // the mounts are made.
+  ctx.root_path = Readlink(FdPath(ctx.root_fd.get()));
   for (size_t i = 0; i < ctx.spec->mounts.size(); ++i)
     SWORN_TRY(WithContext(MountOne(ctx, ctx.spec->mounts[i], i < ctx.idmap_fds.size() ? ctx.idmap_fds[i] : -1),
                           "mounts[" + std::to_string(i) + "]"));

@@ -32,7 +32,26 @@ std::optional<std::string> DanglingTarget(int root_fd, const std::string& path) 
   return target[0] == '/' ? target : Parent(path) + "/" + target;
 }
 
+// The usual case: only the last component is missing (a mount point in an
+// existing directory). One open of the parent instead of one per component.
+std::optional<UniqueFd> MkdirLeaf(int root_fd, const std::string& rel, mode_t mode) {
+  std::string path = rel[0] == '/' ? rel : "/" + rel;
+  std::string leaf = path.substr(path.rfind('/') + 1);
+  if (path.size() < 2 || leaf.empty() || leaf == "." || leaf == "..") return std::nullopt;
+  auto parent = OpenInRoot(root_fd, Parent(path), O_PATH | O_DIRECTORY);
+  if (!parent || mkdirat(parent->get(), leaf.c_str(), mode) < 0) return std::nullopt;
+  auto fd = OpenInRoot(root_fd, path, O_PATH | O_DIRECTORY);
+  if (!fd) return std::nullopt;
+  return std::move(*fd);
+}
+
 Result<UniqueFd> MkdirAll(int root_fd, const std::string& rel, mode_t mode, int depth) {
+  if (!rel.empty()) {
+    auto whole = OpenInRoot(root_fd, rel, O_PATH | O_DIRECTORY);
+    if (whole) return whole;
+    if (whole.error().sys_errno == ENOENT)
+      if (auto fd = MkdirLeaf(root_fd, rel, mode)) return std::move(*fd);
+  }
   std::string cur;
   UniqueFd fd(dup(root_fd));
   for (const auto& part : Split(rel, '/')) {
@@ -91,8 +110,23 @@ Result<UniqueFd> PlainDirInRoot(int root_fd, const std::string& dest) {
   int fd = RawOpenat2(root_fd, dest.c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC, 0, kNoLinks);
   if (fd >= 0) return UniqueFd(fd);
   if (errno != ENOENT) return Fail(NotPlain(dest, errno));
-  // Created one component at a time; mkdirat never follows a symlink in its
-  // last component, and each step is reopened refusing symlinks anywhere.
+  // mkdirat never follows a symlink in its last component, and the result
+  // is reopened refusing symlinks anywhere. Usually only the leaf is missing.
+  if (size_t slash = dest.rfind('/'); slash != std::string::npos && slash + 1 < dest.size()) {
+    std::string leaf = dest.substr(slash + 1);
+    int parent = leaf == "." || leaf == ".."
+                     ? -1
+                     : RawOpenat2(root_fd, slash ? dest.substr(0, slash).c_str() : "/",
+                                  O_PATH | O_DIRECTORY | O_CLOEXEC, 0, kNoLinks);
+    if (parent >= 0) {
+      UniqueFd p(parent);
+      if (mkdirat(p.get(), leaf.c_str(), 0755) < 0 && errno != EEXIST) return Fail(SysError("mkdirat", dest));
+      fd = RawOpenat2(root_fd, dest.c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC, 0, kNoLinks);
+      if (fd >= 0) return UniqueFd(fd);
+      return Fail(NotPlain(dest, errno));
+    }
+  }
+  // Created one component at a time, each step reopened as above.
   std::string cur;
   UniqueFd parent(dup(root_fd));
   if (!parent) return Fail(SysError("dup", dest));

@@ -17,6 +17,7 @@ struct RootfsContext {
   const spec::Spec* spec;
   std::string rootfs;        // absolute host path of the rootfs
   UniqueFd root_fd;          // O_PATH fd of the rootfs after it was bind-mounted
+  std::string root_path;     // where root_fd is (readlink), set by MountAll
   bool in_userns = false;    // no mknod; keep locked mount flags on remount
   bool cgroupns = false;     // mount real cgroup filesystems
   std::vector<std::string> cgroup_dirs;  // the container's cgroups, for bind mounts
