@@ -10,6 +10,7 @@
 
 #include "core/log.h"
 #include "core/sys.h"
+#include "process/final_exec.h"
 #include "core/unix_socket.h"
 #include "linux/idmap.h"
 #include "pid1/pid1.h"
@@ -109,6 +110,7 @@ Result<void> WriteIdMaps(pid_t pid, const spec::Linux& linux) {
 }
 
 Result<Spawned> SpawnRaw(int clone_flags, int cgroup_fd) {
+  (void)process::IgnoredSignals();  // cached for the child's exec
   int pidfd = -1;
   Clone3Args a;
   a.flags = static_cast<uint64_t>(clone_flags) | CLONE_PIDFD;

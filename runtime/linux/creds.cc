@@ -12,6 +12,8 @@
 
 #include <algorithm>
 #include <memory>
+#include <optional>
+#include <cstdlib>
 
 #include "core/sys.h"
 
@@ -26,17 +28,47 @@ bool Contains(const std::vector<int>& v, int c) {
   return false;
 }
 
-Result<void> DropBounding(const std::vector<int>& keep) {
-  for (int c = 0; c <= CAP_LAST_CAP; ++c) {
-    if (Contains(keep, c) || !CAP_IS_SUPPORTED(c)) continue;
-    if (cap_drop_bound(c) < 0 && errno != EINVAL) return Fail(SysError("cap_drop_bound", cap_to_name(c)));
+// The bounding set as a mask. Probing it is one prctl per capability; the
+// status file is one read. Cached: the init, a copy of the runtime made
+// after validation probed it, inherits the answer.
+std::optional<uint64_t> g_bounding;
+
+uint64_t BoundingSet() {
+  if (g_bounding) return *g_bounding;
+  uint64_t mask = 0;
+  auto status = ReadFile("/proc/self/status");
+  size_t at = status ? status->find("\nCapBnd:\t") : std::string::npos;
+  if (at != std::string::npos) {
+    mask = std::strtoull(status->c_str() + at + 9, nullptr, 16);
+  } else {
+    for (int c = 0; c < 64; ++c) {
+      int r = prctl(PR_CAPBSET_READ, c, 0, 0, 0);
+      if (r < 0) break;
+      if (r == 1) mask |= uint64_t{1} << c;
+    }
   }
+  g_bounding = mask;
+  return mask;
+}
+
+Result<void> DropBounding(const std::vector<int>& keep) {
+  uint64_t have = BoundingSet(), kept = 0;
+  for (int c = 0; c < 64; ++c) {
+    if (!(have >> c & 1)) continue;
+    if (Contains(keep, c)) {
+      kept |= uint64_t{1} << c;
+      continue;
+    }
+    if (prctl(PR_CAPBSET_DROP, c, 0, 0, 0) < 0 && errno != EINVAL)
+      return Fail(SysError("cap_drop_bound", cap_to_name(c)));
+  }
+  g_bounding = kept;
   return {};
 }
 
 bool Grantable(int c, bool check_bounding) {
-  if (c > static_cast<int>(cap_max_bits()) - 1) return false;
-  return !check_bounding || prctl(PR_CAPBSET_READ, c, 0, 0, 0) == 1;
+  if (c < 0 || c > static_cast<int>(cap_max_bits()) - 1) return false;
+  return !check_bounding || (c < 64 && (BoundingSet() >> c & 1));
 }
 
 Result<void> SetProcCaps(const spec::Capabilities& caps) {
@@ -51,7 +83,9 @@ Result<void> SetProcCaps(const spec::Capabilities& caps) {
       set(caps.inheritable, CAP_INHERITABLE) < 0)
     return Fail(SysError("cap_set_flag"));
   if (cap_set_proc(c.get()) < 0) return Fail(SysError("capset"));
-  if (cap_reset_ambient() < 0 && errno != EINVAL) return Fail(SysError("cap_reset_ambient"));
+  // One prctl; libcap's cap_reset_ambient first asks about every capability.
+  if (prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0) < 0 && errno != EINVAL)
+    return Fail(SysError("prctl PR_CAP_AMBIENT_CLEAR_ALL"));
   for (int a : caps.ambient)
     // Raising ambient needs the cap in permitted and inheritable; runc and
     // crun skip those that cannot be raised rather than failing.

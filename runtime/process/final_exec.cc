@@ -8,6 +8,8 @@
 #include <unistd.h>
 
 #include <cstdio>
+#include <cstdlib>
+#include <optional>
 #include <cstring>
 
 #include "core/sys.h"
@@ -16,6 +18,20 @@
 #include "security/dmz.h"
 
 namespace sworn::process {
+namespace {
+
+std::optional<uint64_t> g_ignored;
+
+}  // namespace
+
+uint64_t IgnoredSignals() {
+  if (g_ignored) return *g_ignored;
+  auto status = ReadFile("/proc/self/status");
+  size_t at = status ? status->find("\nSigIgn:\t") : std::string::npos;
+  // Unknown: every signal is reset.
+  g_ignored = at == std::string::npos ? ~uint64_t{0} : std::strtoull(status->c_str() + at + 9, nullptr, 16);
+  return *g_ignored;
+}
 
 Result<void> SetupTerminal(const spec::Process& p, int console_fd, bool to_parent, const SyncSocket& sync,
                            bool mount_console) {
@@ -82,8 +98,12 @@ Error ExecProcess(const spec::Process& p, std::vector<std::string> env, const Ex
   // Nothing of the runtime may reach the container (CVE-2024-21626): every
   // fd past stdio and the preserved ones is closed at exec.
   if (RawCloseRange(3 + plan.preserve_fds, ~0U, CLOSE_RANGE_CLOEXEC) < 0) return SysError("close_range");
-  for (int s = 1; s < NSIG; ++s)
-    if (s != SIGKILL && s != SIGSTOP) signal(s, SIG_DFL);
+  // execve resets caught signals itself; only ignored ones stay ignored.
+  // Those are the ones inherited (read before clone: IgnoredSignals) and
+  // SIGPIPE, which the hooks' runner ignores.
+  uint64_t ignored = IgnoredSignals() | uint64_t{1} << (SIGPIPE - 1);
+  for (int s = 1; s < NSIG && s <= 64; ++s)
+    if (s != SIGKILL && s != SIGSTOP && (ignored >> (s - 1) & 1)) signal(s, SIG_DFL);
   sigset_t none;
   sigemptyset(&none);
   sigprocmask(SIG_SETMASK, &none, nullptr);

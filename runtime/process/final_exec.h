@@ -28,6 +28,10 @@ struct ExecPlan {
   bool dmz_by_path = false;                          // execve("/proc/self/fd/N"), not execveat
   int pledge_report_fd = -1;                         // socket to the pledge reporter (sworn-dmz sends the listener)
 };
+// The signals ignored by this process, read once from /proc/self/status.
+// Called before clone so that the child inherits the answer: after
+// pivot_root /proc is the container's.
+uint64_t IgnoredSignals();
 // Returns only on failure.
 Error ExecProcess(const spec::Process& p, std::vector<std::string> env, const ExecPlan& plan);
 // Loads a filter early (SCMP_ACT_NOTIFY needs the parent to forward the

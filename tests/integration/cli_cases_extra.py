@@ -1,6 +1,7 @@
 """test_cli.py cases, part 3: more exec/run/hook/lifecycle corners."""
 import json
 import os
+import subprocess
 import time
 from pathlib import Path
 
@@ -381,3 +382,22 @@ def case_sigkill_reaches_paused_container(t):
         stopped = wait_until(lambda: json.loads(t.rt("state", cid).out or "{}").get("status") == "stopped", timeout=5)
         t.expect(stopped, f"kill {' '.join(flags)} KILL of a paused container: still {t.rt('state', cid).out!r}")
         t.ok(t.rt("delete", cid), "delete")
+
+
+def _under_ignored_signals(t, *args):
+    """sworn ARGS started by a shell that ignores INT, USR1, PIPE and TERM
+    (exec keeps SIG_IGN): what a caller such as nohup or a daemon hands on."""
+    cmd = " ".join(["exec", *(f"'{a}'" for a in [*t.rt.prefix, "--root", str(t.rt.root), *args])])
+    return finish(spawn(["/bin/sh", "-c", "trap '' INT USR1 PIPE TERM; " + cmd], stdin=subprocess.PIPE))
+
+
+def case_ignored_signals_reset_for_the_program(t):
+    """Signals the caller ignored are default again in the container's
+    program, for run and exec, as with runc (SigIgn 0 in /proc/self/status)."""
+    probe = ["/bin/grep", "SigIgn", "/proc/self/status"]
+    cid, bundle = t.bundle(t.config(probe))
+    rc, out = _under_ignored_signals(t, "run", "--bundle", str(bundle), cid)
+    t.expect(rc == 0 and "SigIgn:\t0000000000000000" in out, f"run: SigIgn should be empty: rc={rc} {out!r}")
+    cid, _ = t.started(t.sleeper())
+    rc, out = _under_ignored_signals(t, "exec", cid, *probe)
+    t.expect(rc == 0 and "SigIgn:\t0000000000000000" in out, f"exec: SigIgn should be empty: rc={rc} {out!r}")
