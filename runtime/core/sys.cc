@@ -168,15 +168,30 @@ std::string Trim(std::string_view s) {
   return std::string(s.substr(b, e - b + 1));
 }
 
+std::string Rfc3339(int64_t secs_since_epoch, long nsec) {
+  // Not gmtime_r/strftime: glibc's first conversion runs tzset, which reads
+  // /etc/localtime, for a UTC stamp. Days to civil date: H. Hinnant's
+  // algorithm (proleptic Gregorian, era of 400 years).
+  int64_t days = secs_since_epoch / 86400, rem = secs_since_epoch % 86400;
+  if (rem < 0) rem += 86400, --days;
+  days += 719468;
+  int64_t era = (days >= 0 ? days : days - 146096) / 146097;
+  int64_t doe = days - era * 146097;
+  int64_t yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
+  int64_t doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+  int64_t mp = (5 * doy + 2) / 153, day = doy - (153 * mp + 2) / 5 + 1, month = mp < 10 ? mp + 3 : mp - 9;
+  int64_t year = yoe + era * 400 + (month <= 2);
+  char buf[96];
+  snprintf(buf, sizeof(buf), "%04lld-%02lld-%02lldT%02lld:%02lld:%02lld.%09ldZ", static_cast<long long>(year),
+           static_cast<long long>(month), static_cast<long long>(day), static_cast<long long>(rem / 3600),
+           static_cast<long long>(rem / 60 % 60), static_cast<long long>(rem % 60), nsec);
+  return buf;
+}
+
 std::string NowRfc3339() {
   timespec ts;
   clock_gettime(CLOCK_REALTIME, &ts);
-  tm t;
-  gmtime_r(&ts.tv_sec, &t);
-  char buf[64];
-  size_t n = strftime(buf, sizeof(buf), "%Y-%m-%dT%H:%M:%S", &t);
-  snprintf(buf + n, sizeof(buf) - n, ".%09ldZ", ts.tv_nsec);
-  return buf;
+  return Rfc3339(ts.tv_sec, ts.tv_nsec);
 }
 
 }  // namespace sworn

@@ -72,7 +72,9 @@ std::string HostUserName(uid_t uid);
 std::vector<std::string> Split(std::string_view s, char sep);
 bool StartsWith(std::string_view s, std::string_view prefix);
 std::string Trim(std::string_view s);
-// Current UTC time as RFC 3339 with nanoseconds, as Go formats it.
+// UTC as RFC 3339 with nanoseconds, as Go formats it for runc's state
+// "created": "2026-12-05T02:12:35.505826858Z".
+std::string Rfc3339(int64_t secs_since_epoch, long nsec);
 std::string NowRfc3339();
 
 }  // namespace sworn

@@ -1,4 +1,5 @@
 #include <signal.h>
+#include <time.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -8,6 +9,7 @@
 
 #include "container/container.h"
 #include "cgroup/cgroup.h"
+#include "core/sys.h"
 #include "state/state.h"
 
 TEST_CASE("container ids follow runc's rules", "[unit][state]") {
@@ -174,4 +176,17 @@ TEST_CASE("reused cgroup dirs round-trip and must be among the container's", "[u
   back = DamagedState(j.dump()).Load();
   REQUIRE(back);
   CHECK(back->cgroup_reused.empty());
+}
+
+TEST_CASE("created stamps are UTC RFC 3339, as gmtime gives them", "[unit][state]") {
+  // 1970, leap days (2000 is a leap year, 2100 not), year ends, before 1970.
+  for (int64_t t : {int64_t{0}, int64_t{951782400}, int64_t{951868799}, int64_t{4107542400}, int64_t{1796435501},
+                    int64_t{1798761599}, int64_t{-1}, int64_t{-86400 * 365}}) {
+    time_t tt = static_cast<time_t>(t);
+    tm g;
+    gmtime_r(&tt, &g);
+    char want[64];
+    strftime(want, sizeof(want), "%Y-%m-%dT%H:%M:%S.000000042Z", &g);
+    CHECK(sworn::Rfc3339(t, 42) == want);
+  }
 }
