@@ -1,0 +1,198 @@
+#!/usr/bin/env python3
+"""Benchmark the detached lifecycle and exec under sworn, runc and crun,
+interleaved round-robin in one process (as bench.py does for `run`).
+
+    bench/lifecycle.py --sworn PATH [--iterations N] [--warmup N] [--json]
+
+  create+start+delete  `create`, `start` and `delete` of the busybox `true`
+                       bundle, timed together (three runtime processes)
+  exec                 `exec ID /bin/true` into a running container (one
+                       container per runtime, made before timing)
+
+On a hybrid-cgroup host crun runs through the `unshare -m` wrapper of
+bench.py: its time alone is measured in the same rounds and subtracted (three
+times for the lifecycle, once for exec). Peak RSS is GNU time's, the largest
+of the three processes for the lifecycle.
+
+This is a tool, not a test: it is not run from ctest.
+"""
+import argparse
+import json
+import os
+import shutil
+import statistics
+import sys
+import tempfile
+from pathlib import Path
+
+import bench
+from harness import crun_needs_wrapper, make_runtimes  # bench.py put conformance/ on the path
+
+
+class Subject:
+    def __init__(self, rt, bundle, base):
+        self.rt, self.bundle = rt, bundle
+        self.name = rt.name if rt else "crun-wrapper"
+        self.prefix = f"/sworn-bench-{os.getpid()}-{self.name}"
+        self.times = {"create+start+delete": [], "exec": []}
+        self.rss = {"create+start+delete": [], "exec": []}
+        self.failures, self.count, self.sleeper = 0, 0, None
+        self.base = base
+
+    def _config(self, cid, args):
+        config = json.loads((self.bundle / "config.json").read_text())
+        config["linux"]["cgroupsPath"] = f"{self.prefix}/{cid}"
+        config["process"]["args"] = args
+        bundle = self.base / f"{self.name}-{cid}"
+        bundle.mkdir()
+        (bundle / "config.json").write_text(json.dumps(config))
+        return bundle
+
+    def _spawn(self, argv, log):
+        if self.rt is None:
+            return bench.timed_spawn(bench.WRAPPER, log)
+        return bench.timed_spawn([*self.rt.prefix, "--root", str(self.rt.root), *argv], log)
+
+    def start_sleeper(self, log):
+        if self.rt is None:
+            return
+        self.sleeper = "bench-sleeper"
+        bundle = self._config(self.sleeper, ["/bin/sleep", "100000"])
+        for verb in (["create", "--bundle", str(bundle), self.sleeper], ["start", self.sleeper]):
+            _, rc, _ = self._spawn(verb, log)
+            if rc != 0:
+                log.seek(0)
+                sys.exit(f"{self.name}: {verb[0]} of the exec target failed: {log.read()[-300:]!r}")
+
+    def once(self, log, record):
+        if self.failures >= bench.MAX_FAILURES:
+            return
+        self.count += 1
+        cid = f"bench-{self.count}"
+        total, peak, ok = 0.0, 0, True
+        if self.rt is None:
+            steps = [[]] * 3
+        else:
+            bundle = self._config(cid, ["/bin/true"])
+            steps = [["create", "--bundle", str(bundle), cid], ["start", cid], ["delete", cid]]
+        for argv in steps:
+            log.seek(0)
+            log.truncate()
+            elapsed, rc, rss = self._spawn(argv, log)
+            total, peak, ok = total + elapsed, max(peak, rss), ok and rc == 0
+            if argv and argv[0] == "start" and rc == 0:
+                self._wait_stopped(cid)
+        if self.rt is not None:
+            if (self.rt.root / cid).exists():
+                self.rt("delete", "--force", cid)
+            bench.remove_cgroup(f"{self.prefix}/{cid}")
+        log.seek(0)
+        log.truncate()
+        exec_t, exec_rc, exec_rss = self._spawn(["exec", self.sleeper, "/bin/true"] if self.rt else [], log)
+        if not ok or exec_rc != 0:
+            self.failures += 1
+            log.seek(0)
+            print(f"{self.name}: failed: {log.read()[-200:]!r}", file=sys.stderr)
+            return
+        if record:
+            self.times["create+start+delete"].append(total * 1000)
+            self.rss["create+start+delete"].append(peak)
+            self.times["exec"].append(exec_t * 1000)
+            self.rss["exec"].append(exec_rss)
+
+    def _wait_stopped(self, cid):
+        # `true` exits at once; delete (without --force) needs it stopped.
+        for _ in range(200):
+            _, st = self.rt.state(cid)
+            if st is None or st.get("status") == "stopped":
+                return
+            bench.time.sleep(0.001)
+
+    def cleanup(self):
+        if self.rt is None:
+            return
+        if self.sleeper:
+            self.rt("delete", "--force", self.sleeper)
+        for h in bench.cgroup_hierarchies():
+            d = h / self.prefix.lstrip("/")
+            if d.exists():
+                for sub in d.iterdir():
+                    if sub.is_dir():
+                        bench.remove_cgroup(f"{self.prefix}/{sub.name}")
+                try:
+                    d.rmdir()
+                except OSError:
+                    pass
+
+    def summary(self, mode):
+        t = sorted(self.times[mode])
+        if not t:
+            return {"runs": 0, "failures": self.failures}
+        return {"runs": len(t), "failures": self.failures, "median_ms": round(statistics.median(t), 2),
+                "p90_ms": round(t[min(len(t) - 1, int(0.9 * len(t)))], 2), "peak_rss_kib": max(self.rss[mode])}
+
+
+def report(results, as_json):
+    ratios = {}
+    for mode, res in results.items():
+        wrap = res.get("crun-wrapper", {}).get("median_ms")
+        crun = res.get("crun", {}).get("median_ms")
+        if crun and wrap:
+            res["crun"]["median_ms_minus_wrapper"] = round(crun - wrap, 2)
+        crun_adj = res.get("crun", {}).get("median_ms_minus_wrapper", crun)
+        sworn = res.get("sworn", {}).get("median_ms")
+        if sworn and crun_adj:
+            ratios[f"{mode} sworn/crun(adjusted)"] = round(sworn / crun_adj, 3)
+        if sworn and res.get("runc", {}).get("median_ms"):
+            ratios[f"{mode} sworn/runc"] = round(sworn / res["runc"]["median_ms"], 3)
+    if as_json:
+        print(json.dumps({"results": results, "ratios": ratios}, indent=1))
+        return
+    for mode, res in results.items():
+        print(f"== {mode}")
+        print(f"{'subject':<14}{'runs':>6}{'fail':>6}{'median ms':>11}{'p90 ms':>9}{'peak RSS KiB':>14}")
+        for name, r in res.items():
+            if r["runs"]:
+                print(f"{name:<14}{r['runs']:>6}{r['failures']:>6}{r['median_ms']:>11.2f}{r['p90_ms']:>9.2f}"
+                      f"{r['peak_rss_kib']:>14}")
+        if "median_ms_minus_wrapper" in res.get("crun", {}):
+            print(f"crun median without the wrapper: {res['crun']['median_ms_minus_wrapper']:.2f} ms")
+    for name, ratio in ratios.items():
+        print(f"{name}: {ratio:.3f}")
+
+
+def main():
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--sworn", required=True, help="path to the sworn binary")
+    p.add_argument("--iterations", type=int, default=20)
+    p.add_argument("--warmup", type=int, default=3)
+    p.add_argument("--json", action="store_true")
+    args = p.parse_args()
+    if os.geteuid() != 0:
+        sys.exit("lifecycle.py must run as root")
+    names = [n for n in ("sworn", "runc", "crun") if n == "sworn" or shutil.which(n)]
+    base = Path(tempfile.mkdtemp(prefix="sworn-bench-lc-"))
+    subjects = []
+    try:
+        bundle = bench.make_bundle(base, {})
+        runtimes = make_runtimes(names, os.path.abspath(args.sworn), base, False)
+        subjects = [Subject(rt, bundle, base) for rt in runtimes]
+        if "crun" in names and crun_needs_wrapper():
+            subjects.append(Subject(None, bundle, base))
+        with tempfile.TemporaryFile() as log:
+            for s in subjects:
+                s.start_sleeper(log)
+            for i in range(args.warmup + args.iterations):
+                for s in subjects:
+                    s.once(log, record=i >= args.warmup)
+        modes = ("create+start+delete", "exec")
+        report({m: {s.name: s.summary(m) for s in subjects} for m in modes}, args.json)
+    finally:
+        for s in subjects:
+            s.cleanup()
+        shutil.rmtree(base, ignore_errors=True)
+    return 1 if any(s.failures for s in subjects) else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
