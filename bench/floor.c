@@ -217,7 +217,13 @@ static void credentials(void) {
   if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0) die("prctl", "PR_SET_NO_NEW_PRIVS");
 }
 
+static int tasks_fd[MAX_H];
+
 static void child(const char* rootfs, char** argv, int go) {
+  /* Joins its v1 cgroups itself, as sworn's init: "0" to tasks skips the
+   * threadgroup rwsem a cgroup.procs write takes (cgroup/self_join.h). */
+  for (int h = 0; h < nhier; ++h)
+    if (h != v2 && (write(tasks_fd[h], "0", 1) != 1 || close(tasks_fd[h]) < 0)) die("write", "tasks");
   if (sethostname("runc", 4) < 0) die("sethostname", NULL);
   mounts(rootfs);
   devices(rootfs);
@@ -229,7 +235,7 @@ static void child(const char* rootfs, char** argv, int go) {
   if (syscall(SYS_keyctl, KEYCTL_JOIN_SESSION_KEYRING, "_ses.floor") < 0) die("keyctl", NULL);
   credentials();
   char c;
-  if (read(go, &c, 1) != 1) _exit(125); /* the parent joined us to every cgroup */
+  if (read(go, &c, 1) != 1) _exit(125); /* the parent says go */
   char* envp[] = {"PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin", "TERM=xterm", NULL};
   execve(argv[0], argv, envp);
   die("execve", argv[0]);
@@ -246,6 +252,12 @@ int main(int argc, char** argv) {
   int go[2];
   if (pipe2(go, O_CLOEXEC) < 0) die("pipe2", NULL);
   int cgfd = v2 >= 0 ? open(leaf[v2], O_PATH | O_DIRECTORY | O_CLOEXEC) : -1;
+  char path[600];
+  for (int h = 0; h < nhier; ++h) {
+    if (h == v2) continue;
+    snprintf(path, sizeof(path), "%s/tasks", leaf[h]);
+    if ((tasks_fd[h] = open(path, O_WRONLY | O_CLOEXEC)) < 0) die("open", path);
+  }
   int pidfd = -1;
   struct clone_args a = {0};
   a.flags = CLONE_PIDFD | CLONE_NEWNS | CLONE_NEWUTS | CLONE_NEWIPC | CLONE_NEWPID | CLONE_NEWNET |
@@ -256,10 +268,8 @@ int main(int argc, char** argv) {
   long pid = syscall(SYS_clone3, &a, sizeof(a));
   if (pid < 0) die("clone3", NULL);
   if (pid == 0) child(argv[1], argc > 3 ? argv + 3 : dflt, go[0]);
-  char path[600], num[24];
-  snprintf(num, sizeof(num), "%ld", pid);
   for (int h = 0; h < nhier; ++h)
-    if (h != v2) snprintf(path, sizeof(path), "%s/cgroup.procs", leaf[h]), put(path, num);
+    if (h != v2) close(tasks_fd[h]);
   if (write(go[1], "", 1) != 1) die("write", "sync pipe");
   int status;
   if (waitpid(pid, &status, 0) < 0) die("waitpid", NULL);

@@ -424,10 +424,11 @@ Placement::~Placement() {
   for (auto it = created_.rbegin(); it != created_.rend(); ++it) rmdir(it->c_str());
 }
 
-Result<void> Placement::Attach(pid_t pid, bool skip_v2) const {
+Result<void> Placement::Attach(pid_t pid, bool skip_v2, const std::vector<std::string>& joined) const {
   std::string p = std::to_string(pid);
   for (const auto& dir : dirs_) {
     if (skip_v2 && v2_fd_ && dir == v2_dir_) continue;
+    if (std::find(joined.begin(), joined.end(), dir) != joined.end()) continue;
     SWORN_TRY(WriteFile(dir + "/cgroup.procs", p, O_WRONLY));
   }
   Rejoin();

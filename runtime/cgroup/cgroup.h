@@ -77,8 +77,8 @@ class Placement {
   // fd of the cgroup2 directory for clone3(CLONE_INTO_CGROUP), or -1.
   int v2_fd() const { return v2_fd_.get(); }
   // Writes pid into cgroup.procs of every hierarchy (skipping cgroup2 when
-  // the process was cloned into it).
-  Result<void> Attach(pid_t pid, bool skip_v2) const;
+  // the process was cloned into it, and those the process joined itself).
+  Result<void> Attach(pid_t pid, bool skip_v2, const std::vector<std::string>& joined = {}) const;
   void Commit() { committed_ = true; }
 
  private:

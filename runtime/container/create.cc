@@ -12,6 +12,7 @@
 #include "cgroup/cgroup.h"
 #include "cgroup/devices.h"
 #include "cgroup/resources.h"
+#include "cgroup/self_join.h"
 #include "container/container.h"
 #include "container/spawn.h"
 #include "core/log.h"
@@ -56,12 +57,13 @@ Result<UniqueFd> MakeFifo(const std::string& path) {
 Result<UniqueFd> DriveChild(const process::SyncSocket& sync, const state::ContainerDir& dir, pid_t pid,
                             const spec::Spec& spec,
                             const cgroup::Placement& cg, bool in_cgroup, state::ContainerState& st,
-                            const NsPlan& plan, const security::BpfProgram* notify) {
+                            const NsPlan& plan, const security::BpfProgram* notify,
+                            const std::vector<std::string>& joined) {
   if (plan.write_maps) SWORN_TRY(WriteIdMaps(pid, spec.linux));
   // A cgroup namespace is rooted where the child is when it unshares, so
   // then it must wait for the join; otherwise both proceed at once.
   if (!plan.unshare_cgroupns) SWORN_TRY(sync.Send(process::SyncType::kGo, pid));
-  SWORN_TRY(cg.Attach(pid, in_cgroup));
+  SWORN_TRY(cg.Attach(pid, in_cgroup, joined));
   log::Debug("create: init attached to its cgroups");
   if (plan.unshare_cgroupns) SWORN_TRY(sync.Send(process::SyncType::kGo, pid));
   const auto& h = spec.hooks;
@@ -180,6 +182,9 @@ Result<Created> Create(const std::string& root, const CreateOptions& o) {
   req.unshare_flags = plan.unshare_flags;
   req.joins = std::move(plan.joins);
   req.cgroup_dirs = cg.dirs();
+  auto self_join = cgroup::OpenSelfJoin(cg.dirs());
+  req.join_fds = self_join.raw();
+  req.join_dirs = self_join.dirs;
   for (const auto& t : idmap_trees) req.idmap_fds.push_back(t.get());
   req.hook_state = nlohmann::json::parse(HookState(st, state::Status::kCreating));
   if (!seccomp.empty()) req.filters.push_back(&seccomp);
@@ -205,7 +210,7 @@ Result<Created> Create(const std::string& root, const CreateOptions& o) {
   log::Debug("create: cloned init " + std::to_string(child.pid));
   plan.joins = std::move(req.joins);
   auto pty = SWORN_TRY(DriveChild(parent_sock, dir, child.pid, spec, cg, child.in_cgroup, st, plan,
-                                  seccomp.notify ? &seccomp : nullptr));
+                                  seccomp.notify ? &seccomp : nullptr, self_join.dirs));
 
   log::Debug("create: init ready");
   // `run`: the program may start while the state is saved (nothing in the

@@ -6,7 +6,10 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include <algorithm>
+
 #include "cgroup/cgroup.h"
+#include "cgroup/self_join.h"
 #include "container/container.h"
 #include "container/spawn.h"
 #include "core/log.h"
@@ -119,6 +122,9 @@ Result<Created> Exec(const std::string& root, const ExecOptions& o) {
   SWORN_TRY(StartPledgeReporter(sandbox, root + "/" + o.id, !o.detach));
   sandbox.AttachTo(req);
 
+  auto self_join = cgroup::OpenSelfJoin(cgroup_dirs);
+  req.join_fds = self_join.raw();
+  req.join_dirs = self_join.dirs;
   UniqueFd v2;
   for (const auto& d : cgroup_dirs)
     if (access((d + "/cgroup.controllers").c_str(), F_OK) == 0) v2.reset(open(d.c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC));
@@ -136,6 +142,7 @@ Result<Created> Exec(const std::string& root, const ExecOptions& o) {
   child_sock.Close();
   for (const auto& d : cgroup_dirs) {
     if (child.in_cgroup && v2 && access((d + "/cgroup.controllers").c_str(), F_OK) == 0) continue;
+    if (std::find(self_join.dirs.begin(), self_join.dirs.end(), d) != self_join.dirs.end()) continue;
     SWORN_TRY(WriteFile(d + "/cgroup.procs", std::to_string(child.pid), O_WRONLY));
   }
   SWORN_TRY(parent_sock.Send(process::SyncType::kGo));

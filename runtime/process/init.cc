@@ -10,6 +10,7 @@
 
 #include <linux/keyctl.h>
 
+#include "cgroup/self_join.h"
 #include "core/log.h"
 #include "core/rootless.h"
 #include "core/sys.h"
@@ -138,7 +139,10 @@ Result<std::optional<security::LandlockPlan>> PlanSandbox(const security::Sandbo
                            r.pledge_report_fd};
   for (const auto& j : r.joins) keep.push_back(j.fd.get());
   for (int fd : r.idmap_fds) keep.push_back(fd);
+  keep.insert(keep.end(), r.join_fds.begin(), r.join_fds.end());
   CloseFdsExcept(3 + r.preserve_fds, keep);
+  // First, and before a cgroup namespace is made: our own v1 cgroups.
+  if (auto joined = cgroup::JoinSelf(r.join_fds, r.join_dirs); !joined) ChildFail(r.sync, joined.error());
   // kGo carries our pid as the runtime's namespace sees it, for hooks.
   auto go = r.sync->Recv();
   if (!go || go->type != SyncType::kGo) _exit(1);  // the parent is gone or gave up
@@ -176,9 +180,11 @@ Result<std::optional<security::LandlockPlan>> PlanSandbox(const security::Sandbo
 
 [[noreturn]] void ExecInit(ExecRequest& r) {
   prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
-  CloseFdsExcept(3 + r.preserve_fds,
-                 {r.sync->fd(), r.pidfd, r.console_fd, r.dmz_fd, r.repledge_so_fd, r.pledge_prog_fd,
-                  r.pledge_report_fd, r.root_fd});
+  std::vector<int> keep = {r.sync->fd(),      r.pidfd,          r.console_fd,        r.dmz_fd,
+                           r.repledge_so_fd,  r.pledge_prog_fd, r.pledge_report_fd, r.root_fd};
+  keep.insert(keep.end(), r.join_fds.begin(), r.join_fds.end());
+  CloseFdsExcept(3 + r.preserve_fds, keep);
+  if (auto joined = cgroup::JoinSelf(r.join_fds, r.join_dirs); !joined) ChildFail(r.sync, joined.error());
   if (auto go = r.sync->Expect(SyncType::kGo); !go) _exit(1);
   ExecPlan plan{{}, r.preserve_fds, r.filters, r.dmz_fd, nullptr, r.pledge, r.repledge_so_fd, r.pledge_prog_fd, r.dmz_by_path};
   plan.pledge_report_fd = r.pledge_report_fd;

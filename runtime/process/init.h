@@ -37,6 +37,8 @@ struct InitRequest {
   int unshare_flags = 0;             // namespaces to create after joining a user ns
   std::vector<JoinNs> joins;         // user first
   std::vector<std::string> cgroup_dirs;
+  std::vector<int> join_fds;                // cgroup v1 `tasks` to join first (cgroup/self_join.h)
+  std::vector<std::string> join_dirs;       // their directories, for errors
   std::vector<int> idmap_fds;  // per spec mount: an id-mapped tree (linux_idmap::IdMappedTrees) or -1
   nlohmann::json hook_state;         // state for createContainer/startContainer; the
                                      // child fills in pid (from kGo) and status
@@ -71,6 +73,8 @@ struct ExecRequest {
   int dmz_fd = -1;
   bool dmz_by_path = false;
   int repledge_so_fd = -1, pledge_prog_fd = -1, pledge_report_fd = -1;
+  std::vector<int> join_fds;                // as in InitRequest
+  std::vector<std::string> join_dirs;
   const security::SandboxSpec* sandbox = nullptr;
   const security::PledgeProgram* pledge = nullptr;
 };

@@ -71,8 +71,9 @@ def profile(calls, cgroup):
             prof["mounts"].append(" ".join([cg(src), fstype, flags, data.replace("...", "")]))
         elif name in ("mkdir", "rmdir") and ret == "0" and args.startswith('"/sys/fs/cgroup/'):
             prof["cgroup_" + name].add(cg(args.split('"')[1]))
-        elif name == "openat" and "cgroup.procs" in args and "O_WRONLY" in args and ret != "-1":
-            prof["cgroup_join"].add(cg(args.split('"')[1]))
+        elif name == "openat" and re.search(r'/(cgroup\.procs|tasks)"', args) and "O_WRONLY" in args and ret != "-1":
+            # sworn's init joins v1 through `tasks` fds the runtime opens
+            prof["cgroup_join"].add(cg(os.path.dirname(args.split('"')[1])))
     return prof
 
 
