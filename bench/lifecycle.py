@@ -9,10 +9,13 @@ interleaved round-robin in one process (as bench.py does for `run`).
   exec                 `exec ID /bin/true` into a running container (one
                        container per runtime, made before timing)
 
-On a hybrid-cgroup host crun runs through the `unshare -m` wrapper of
-bench.py: its time alone is measured in the same rounds and subtracted (three
-times for the lifecycle, once for exec). Peak RSS is GNU time's, the largest
-of the three processes for the lifecycle.
+Every process is started through GNU time (for its peak RSS), which adds
+about a millisecond to each. On a hybrid-cgroup host crun also runs through
+the `unshare -m` wrapper of bench.py; the wrapper alone (ending in `true`) is
+timed in the same rounds and subtracted from crun, which so loses GNU time's
+share too. To compare like with like, `noop` (GNU time running `true`) is
+timed as well and subtracted from sworn and runc: "adjusted" figures. Peak
+RSS is GNU time's, the largest of the three processes for the lifecycle.
 
 This is a tool, not a test: it is not run from ctest.
 """
@@ -30,9 +33,9 @@ from harness import crun_needs_wrapper, make_runtimes  # bench.py put conformanc
 
 
 class Subject:
-    def __init__(self, rt, bundle, base):
-        self.rt, self.bundle = rt, bundle
-        self.name = rt.name if rt else "crun-wrapper"
+    def __init__(self, rt, bundle, base, noop=False):
+        self.rt, self.bundle, self.noop = rt, bundle, noop
+        self.name = rt.name if rt else "noop" if noop else "crun-wrapper"
         self.prefix = f"/sworn-bench-{os.getpid()}-{self.name}"
         self.times = {"create+start+delete": [], "exec": []}
         self.rss = {"create+start+delete": [], "exec": []}
@@ -50,7 +53,7 @@ class Subject:
 
     def _spawn(self, argv, log):
         if self.rt is None:
-            return bench.timed_spawn(bench.WRAPPER, log)
+            return bench.timed_spawn(["true"] if self.noop else bench.WRAPPER, log)
         return bench.timed_spawn([*self.rt.prefix, "--root", str(self.rt.root), *argv], log)
 
     def start_sleeper(self, log):
@@ -136,15 +139,18 @@ def report(results, as_json):
     ratios = {}
     for mode, res in results.items():
         wrap = res.get("crun-wrapper", {}).get("median_ms")
+        noop = res.get("noop", {}).get("median_ms")
         crun = res.get("crun", {}).get("median_ms")
         if crun and wrap:
-            res["crun"]["median_ms_minus_wrapper"] = round(crun - wrap, 2)
-        crun_adj = res.get("crun", {}).get("median_ms_minus_wrapper", crun)
-        sworn = res.get("sworn", {}).get("median_ms")
-        if sworn and crun_adj:
-            ratios[f"{mode} sworn/crun(adjusted)"] = round(sworn / crun_adj, 3)
-        if sworn and res.get("runc", {}).get("median_ms"):
-            ratios[f"{mode} sworn/runc"] = round(sworn / res["runc"]["median_ms"], 3)
+            res["crun"]["adjusted_ms"] = round(crun - wrap, 2)
+        for name in ("sworn", "runc"):
+            if noop and res.get(name, {}).get("median_ms"):
+                res[name]["adjusted_ms"] = round(res[name]["median_ms"] - noop, 2)
+        adj = {n: res.get(n, {}).get("adjusted_ms") for n in ("sworn", "runc", "crun")}
+        if adj["sworn"] and adj["crun"]:
+            ratios[f"{mode} sworn/crun (adjusted)"] = round(adj["sworn"] / adj["crun"], 3)
+        if adj["sworn"] and adj["runc"]:
+            ratios[f"{mode} sworn/runc (adjusted)"] = round(adj["sworn"] / adj["runc"], 3)
     if as_json:
         print(json.dumps({"results": results, "ratios": ratios}, indent=1))
         return
@@ -155,8 +161,9 @@ def report(results, as_json):
             if r["runs"]:
                 print(f"{name:<14}{r['runs']:>6}{r['failures']:>6}{r['median_ms']:>11.2f}{r['p90_ms']:>9.2f}"
                       f"{r['peak_rss_kib']:>14}")
-        if "median_ms_minus_wrapper" in res.get("crun", {}):
-            print(f"crun median without the wrapper: {res['crun']['median_ms_minus_wrapper']:.2f} ms")
+        for name in ("sworn", "runc", "crun"):
+            if "adjusted_ms" in res.get(name, {}):
+                print(f"{name} adjusted: {res[name]['adjusted_ms']:.2f} ms")
     for name, ratio in ratios.items():
         print(f"{name}: {ratio:.3f}")
 
@@ -179,6 +186,7 @@ def main():
         subjects = [Subject(rt, bundle, base) for rt in runtimes]
         if "crun" in names and crun_needs_wrapper():
             subjects.append(Subject(None, bundle, base))
+        subjects.append(Subject(None, bundle, base, noop=True))
         with tempfile.TemporaryFile() as log:
             for s in subjects:
                 s.start_sleeper(log)
