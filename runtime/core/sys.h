@@ -72,6 +72,9 @@ std::string HostUserName(uid_t uid);
 std::vector<std::string> Split(std::string_view s, char sep);
 bool StartsWith(std::string_view s, std::string_view prefix);
 std::string Trim(std::string_view s);
+// A close-on-exec memfd holding data, sealed against any change (what the
+// container may execute or read of the runtime's blobs), read offset at 0.
+Result<UniqueFd> SealedMemfd(const char* name, const void* data, size_t size);
 // UTC as RFC 3339 with nanoseconds, as Go formats it for runc's state
 // "created": "2026-12-05T02:12:35.505826858Z".
 std::string Rfc3339(int64_t secs_since_epoch, long nsec);

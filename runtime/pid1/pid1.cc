@@ -48,13 +48,7 @@ namespace {
 }  // namespace
 
 Result<UniqueFd> SealedInit() {
-  UniqueFd fd(memfd_create("sworn-init", MFD_CLOEXEC | MFD_ALLOW_SEALING));
-  if (!fd) return Fail(SysError("memfd_create", "sworn-init"));
-  size_t size = static_cast<size_t>(sworn_pid1_end - sworn_pid1_start);
-  if (write(fd.get(), sworn_pid1_start, size) != static_cast<ssize_t>(size)) return Fail(SysError("write", "sworn-init"));
-  if (fcntl(fd.get(), F_ADD_SEALS, F_SEAL_SEAL | F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_WRITE) < 0)
-    return Fail(SysError("fcntl F_ADD_SEALS", "sworn-init"));
-  return fd;
+  return SealedMemfd("sworn-init", sworn_pid1_start, static_cast<size_t>(sworn_pid1_end - sworn_pid1_start));
 }
 
 Result<void> ForkProgram(int init_fd, const spec::User& user, bool terminal) {

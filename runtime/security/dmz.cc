@@ -10,6 +10,8 @@
 #include <cstring>
 #include <string_view>
 
+#include "core/sys.h"
+
 extern "C" const char sworn_dmz_start[];
 extern "C" const char sworn_dmz_end[];
 extern "C" const char sworn_repledge_start[];
@@ -17,27 +19,9 @@ extern "C" const char sworn_repledge_end[];
 
 namespace sworn::security {
 
-namespace {
-
-Result<UniqueFd> SealedBlob(const char* name, const void* data, size_t size) {
-  UniqueFd fd(memfd_create(name, MFD_CLOEXEC | MFD_ALLOW_SEALING));
-  if (!fd) return Fail(SysError("memfd_create", name));
-  for (size_t off = 0; off < size;) {
-    ssize_t n = write(fd.get(), static_cast<const char*>(data) + off, size - off);
-    if (n <= 0) return Fail(SysError("write", name));
-    off += static_cast<size_t>(n);
-  }
-  if (fcntl(fd.get(), F_ADD_SEALS, F_SEAL_SEAL | F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_WRITE) < 0)
-    return Fail(SysError("fcntl F_ADD_SEALS", name));
-  // Readers of the inherited description (the repledge preload) start here.
-  if (lseek(fd.get(), 0, SEEK_SET) < 0) return Fail(SysError("lseek", name));
-  return fd;
-}
-
-}  // namespace
 
 Result<UniqueFd> SealedDmz() {
-  return SealedBlob("sworn-dmz", sworn_dmz_start, static_cast<size_t>(sworn_dmz_end - sworn_dmz_start));
+  return SealedMemfd("sworn-dmz", sworn_dmz_start, static_cast<size_t>(sworn_dmz_end - sworn_dmz_start));
 }
 
 // The layout of `sworn_repledge_prog` in runtime/dmz/repledge.c.
@@ -55,7 +39,7 @@ Result<UniqueFd> SealedRepledge(const BpfProgram& after_startup) {
   uint32_t count = static_cast<uint32_t>(after_startup.insns.size());
   std::memcpy(so.data() + at + 16, &count, sizeof(count));
   std::memcpy(so.data() + at + 24, after_startup.insns.data(), count * sizeof(sock_filter));
-  return SealedBlob("sworn-repledge", so.data(), so.size());
+  return SealedMemfd("sworn-repledge", so.data(), so.size());
 }
 
 Result<UniqueFd> SealedRepledgeSignal() {
@@ -64,11 +48,11 @@ Result<UniqueFd> SealedRepledgeSignal() {
   if (at == std::string::npos || at + 24 > so.size())
     return Fail(MakeError(Errc::kSystem, "repledge preload: no program slot in the embedded file"));
   std::memcpy(so.data() + at + 16, &kRepledgeSignalCount, sizeof(kRepledgeSignalCount));
-  return SealedBlob("sworn-repledge", so.data(), so.size());
+  return SealedMemfd("sworn-repledge", so.data(), so.size());
 }
 
 Result<UniqueFd> SealedFilter(const BpfProgram& p) {
-  return SealedBlob("sworn-pledge", p.insns.data(), p.insns.size() * sizeof(sock_filter));
+  return SealedMemfd("sworn-pledge", p.insns.data(), p.insns.size() * sizeof(sock_filter));
 }
 
 Result<void> InheritRepledge(int so_fd, std::vector<std::string>& env) {
