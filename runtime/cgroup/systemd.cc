@@ -94,21 +94,28 @@ void BoolProperty(dbus::Writer& w, const std::string& name, bool v) {
   Property(w, name, "b", [&] { w.Bool(v); });
 }
 
-// runc's limits as unit properties (systemd converts them for v1 or v2).
+// systemd's "infinity" for MemoryMax, TasksMax and CPUQuotaPerSecUSec.
+constexpr uint64_t kInfinity = UINT64_MAX;
+
+// runc's limits as unit properties (systemd converts them for v1 or v2);
+// -1 (unlimited, as `update` may ask) is systemd's infinity.
 void LimitProperties(dbus::Writer& w, const Resources& r) {
   bool v2 = UnifiedOnly();
-  if (r.mem_limit && *r.mem_limit > 0) U64Property(w, v2 ? "MemoryMax" : "MemoryLimit", static_cast<uint64_t>(*r.mem_limit));
+  auto limit = [](int64_t v) { return v < 0 ? kInfinity : static_cast<uint64_t>(v); };
+  if (r.mem_limit && *r.mem_limit != 0) U64Property(w, v2 ? "MemoryMax" : "MemoryLimit", limit(*r.mem_limit));
   if (r.cpu_shares && *r.cpu_shares)
     U64Property(w, v2 ? "CPUWeight" : "CPUShares", v2 ? SharesToWeight(*r.cpu_shares) : *r.cpu_shares);
   if (r.cpu_quota && *r.cpu_quota > 0) {
-    uint64_t period = r.cpu_period.value_or(100000);
+    uint64_t period = r.cpu_period && *r.cpu_period ? *r.cpu_period : 100000;
     // runc: per-second quota, rounded up to systemd's 10 ms granularity.
     uint64_t per_sec = static_cast<uint64_t>(*r.cpu_quota) * 1000000 / period;
     if (per_sec % 10000) per_sec = (per_sec / 10000 + 1) * 10000;
     U64Property(w, "CPUQuotaPerSecUSec", per_sec);
+  } else if (r.cpu_quota && *r.cpu_quota < 0) {
+    U64Property(w, "CPUQuotaPerSecUSec", kInfinity);
   }
   if (r.cpu_period) U64Property(w, "CPUQuotaPeriodUSec", *r.cpu_period);
-  if (r.pids_limit && *r.pids_limit > 0) U64Property(w, "TasksMax", static_cast<uint64_t>(*r.pids_limit));
+  if (r.pids_limit && *r.pids_limit != 0) U64Property(w, "TasksMax", limit(*r.pids_limit));
 }
 
 std::string StartBody(const Unit& unit, pid_t pid, const Resources& r, const std::string& description) {
@@ -188,6 +195,20 @@ Result<std::string> StartScope(const Unit& unit, pid_t pid, const Resources& r, 
     return Fail(MakeError(Errc::kSystem, "--systemd-cgroup: starting " + unit.scope + " in " + unit.slice +
                                              ": systemd job " + result));
   return ControlGroup(c, unit.scope);
+}
+
+Result<void> SetLimits(const std::string& scope, const Resources& r) {
+  dbus::Writer probe;  // an empty a(sv) is its length padded to 8: nothing to set
+  probe.Array(8, [&] { LimitProperties(probe, r); });
+  if (probe.data().size() <= 8) return {};
+  dbus::Writer w;
+  w.Str(scope);
+  w.Bool(true);  // runtime: the change lasts as long as the transient unit
+  w.Array(8, [&] { LimitProperties(w, r); });
+  auto c = SWORN_TRY(Connect());
+  auto s = SWORN_TRY(c.Call(kDest, kPath, kManager, "SetUnitProperties", "sba(sv)", w.data()));
+  SWORN_TRY(WithContext(c.Wait(s, "SetUnitProperties " + scope, kTimeoutMs), "--systemd-cgroup: update"));
+  return {};
 }
 
 Result<void> StopUnit(const std::string& name) {

@@ -33,6 +33,9 @@ std::string BusAddress();
 // on, DefaultDependencies=no, limits from r as runc sets them), waits for
 // its job and returns the scope's ControlGroup ("/system.slice/x.scope").
 Result<std::string> StartScope(const Unit& unit, pid_t pid, const Resources& r, const std::string& description);
+// SetUnitProperties(scope, runtime) with r's limits as StartScope sets
+// them (what `update` changes); nothing is sent when r sets no limit.
+Result<void> SetLimits(const std::string& scope, const Resources& r);
 // StopUnit(name, "replace") and waits for its job; a unit systemd no
 // longer knows is not an error.
 Result<void> StopUnit(const std::string& name);

@@ -2,6 +2,7 @@
 #include "cgroup/cgroup.h"
 #include "cgroup/resources.h"
 #include "cgroup/stats.h"
+#include "cgroup/systemd.h"
 #include "container/container.h"
 
 namespace sworn::container {
@@ -62,6 +63,13 @@ Result<void> Update(const std::string& root, const std::string& id, const nlohma
                                                         std::to_string(*base.mem_limit) + ")"));
   if (res.mem_swap && !res.mem_limit) res.mem_limit = base.mem_limit;
   auto set = SWORN_TRY(cgroup::ResolveSet(st.cgroup_dirs));
+  // As runc: systemd is told first (else it would write its own, older
+  // values back over the files at its next reload), with every limit in force.
+  if (st.systemd_cgroup) {
+    auto cgroups_path = st.config.value("/linux/cgroupsPath"_json_pointer, std::string());
+    auto unit = SWORN_TRY(cgroup::systemd::ParsePath(cgroups_path, id));
+    SWORN_TRY(cgroup::systemd::SetLimits(unit.scope, base));
+  }
   SWORN_TRY(cgroup::Apply(res, set));
   stored.merge_patch(update);
   st.config["linux"]["resources"] = stored;

@@ -158,3 +158,43 @@ $SC show runc-{cid}.scope -p LoadState | sed 's/^/AFTER /'
     lines = p.stdout.splitlines()
     t.note(f"runc --systemd-cgroup: {' | '.join(lines)} {p.stderr.strip()[-300:]}")
     t.expect("RC 0" in lines, f"runc (control) failed: {p.stdout} {p.stderr.strip()[-500:]}")
+
+
+def case_systemd_cgroup_update_sets_unit_properties(t):
+    """`update` of a container in a scope tells systemd too
+    (SetUnitProperties, as runc): systemctl show gives the new TasksMax,
+    memory limit and CPU quota, and the cgroup files have them."""
+    cid = f"sdu-{os.getpid()}"
+    slice_ = f"swornit{os.getpid()}.slice"
+    cfg = t.config(["sleep", "100"])
+    cfg["linux"]["resources"] = {"pids": {"limit": 77}, "memory": {"limit": 100 * 1024 * 1024}}
+    bundle_id, bundle = t.bundle(cfg)
+    c = json.loads((bundle / "config.json").read_text())
+    c["linux"]["cgroupsPath"] = f"{slice_}:sworn:{cid}"
+    (bundle / "config.json").write_text(json.dumps(c))
+    t.ids.remove(bundle_id)
+    scope = f"sworn-{cid}.scope"
+    script = f"""
+$SW run -d --bundle {bundle} {cid} || exit 1
+$SW update --pids-limit 55 --memory 209715200 --cpu-period 100000 --cpu-quota 50000 {cid}; echo "UPDATE $?"
+$SC show {scope} -p TasksMax -p MemoryLimit -p MemoryMax -p CPUQuotaPerSecUSec | sed 's/^/UNIT /'
+echo "PIDSMAX $(cat /sys/fs/cgroup/pids/$CG/{slice_}/{scope}/pids.max 2>&1)"
+echo "MEMMAX $(cat /sys/fs/cgroup/memory/$CG/{slice_}/{scope}/memory.limit_in_bytes 2>&1)"
+$SW update --pids-limit -1 {cid}; echo "UPDATE2 $?"
+$SC show {scope} -p TasksMax | sed 's/^/UNIT2 /'
+$SW delete -f {cid}; echo "DELETE $?"
+true
+"""
+    p, d, cg = _session(t, script)
+    out = p.stdout
+    t.require(p.returncode == 0, f"session: exit {p.returncode}: {p.stderr.strip()[-800:]}")
+    lines = out.splitlines()
+    t.expect("UPDATE 0" in lines, f"update: {out} {p.stderr.strip()[-500:]}")
+    t.expect("UNIT TasksMax=55" in lines, f"TasksMax not updated: {out}")
+    t.expect("UNIT MemoryLimit=209715200" in lines or "UNIT MemoryMax=209715200" in lines,
+             f"memory limit property not updated: {out}")
+    t.expect("UNIT CPUQuotaPerSecUSec=500ms" in lines, f"CPU quota property not updated: {out}")
+    t.expect("PIDSMAX 55" in lines, f"pids.max: {out}")
+    t.expect("MEMMAX 209715200" in lines, f"memory.limit_in_bytes: {out}")
+    t.expect("UPDATE2 0" in lines and "UNIT2 TasksMax=infinity" in lines, f"pids limit -1: {out} {p.stderr[-300:]}")
+    t.expect("DELETE 0" in lines, f"delete: {out}")
