@@ -41,6 +41,15 @@ for rt in sworn $SWORN_VM_CONTROLS; do
     expect "$rt/cpu.max" "$(cat $d/cpu.max 2>&1)" "50000 100000"
     pid=$($rt --root /run/st-$rt state $id | sed -n 's/.*"pid": *\([0-9]*\).*/\1/p' | head -1)
     expect "$rt/init-in-scope" "$(cat /proc/$pid/cgroup 2>&1)" "0::/system.slice/$unit"
+    # update: the unit properties change too (SetUnitProperties), not only the files
+    $rt --systemd-cgroup --root /run/st-$rt update --pids-limit 33 --memory 100663296 --cpu-quota 20000 $id >/tmp/upd-$rt.log 2>&1
+    expect "$rt/update" "$?" 0
+    expect "$rt/update-TasksMax" "$(systemctl show -p TasksMax --value $unit)" 33
+    expect "$rt/update-MemoryMax" "$(systemctl show -p MemoryMax --value $unit)" 100663296
+    expect "$rt/update-CPUQuota" "$(systemctl show -p CPUQuotaPerSecUSec --value $unit)" 200ms
+    expect "$rt/update-pids.max" "$(cat $d/pids.max 2>&1)" 33
+    expect "$rt/update-memory.max" "$(cat $d/memory.max 2>&1)" 100663296
+    expect "$rt/update-cpu.max" "$(cat $d/cpu.max 2>&1)" "20000 100000"
     out=$($rt --systemd-cgroup --root /run/st-$rt delete -f $id 2>&1)
     expect "$rt/delete" "$?" 0
     expect "$rt/scope-gone" "$(systemctl show -p LoadState --value $unit)" not-found
