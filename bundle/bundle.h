@@ -67,6 +67,9 @@ struct TaskDriverConfig {
   std::vector<std::string> unveil_tcp;  // "bind:PORT" / "connect:PORT"
   std::string importance;               // "" = nice 0; else lowest | low | normal | high | highest (pledge's nice)
   std::string penalty;                  // "" (sworn's default, eperm) | eperm | kill
+  // Learn mode (sworn.pledge.learn): NOT a sandbox; every call allowed and
+  // recorded, the smallest policy proposed at exit (promises ignored).
+  bool learn = false;
   std::vector<std::string> cap_add, cap_drop;
   std::string pid_mode, ipc_mode;       // "" = the plugin's default; private | host
   // A minimal PID 1 (sworn.init) that forwards StopTask's and SignalTask's

@@ -243,6 +243,7 @@ Result<TaskDriverConfig> ParseTaskDriverConfig(const json& cty) {
   SWORN_TRY(Get(j, "unveil_tcp", "", c.unveil_tcp));
   SWORN_TRY(Get(j, "importance", "", c.importance));
   SWORN_TRY(Get(j, "penalty", "", c.penalty));
+  SWORN_TRY(Get(j, "learn", "", c.learn));
   SWORN_TRY(Get(j, "cap_add", "", c.cap_add));
   SWORN_TRY(Get(j, "cap_drop", "", c.cap_drop));
   SWORN_TRY(Get(j, "pid_mode", "", c.pid_mode));

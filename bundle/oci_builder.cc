@@ -45,6 +45,7 @@ json Annotations(const BuildContext& ctx, const std::vector<std::string>& unveil
   json a = {{"nomad.task.id", ctx.t.id}, {"nomad.alloc.id", ctx.t.alloc_id}, {"nomad.task.name", ctx.t.name}};
   if (!ctx.c.promises.empty()) a["sworn.pledge.promises"] = ctx.c.promises;
   if (!ctx.c.penalty.empty()) a["sworn.pledge.penalty"] = ctx.c.penalty;
+  if (ctx.c.learn) a["sworn.pledge.learn"] = "true";
   if (!unveil.empty()) {
     a["sworn.unveil"] = json(unveil).dump();
     // A pledge-driver job lists its data, rarely its own binary and libraries.

@@ -111,6 +111,7 @@ grpc::Status DriverService::StartTask(Ctx*, const pb::StartTaskRequest* req, pb:
   *h->mutable_config() = (*t)->config;
   h->set_state(pb::RUNNING);
   h->set_driver_state(EncodeRecord((*t)->rec));
+  pledge_.Watch(*t, true);
   return grpc::Status::OK;
 }
 
@@ -128,6 +129,7 @@ grpc::Status DriverService::RecoverTask(Ctx*, const pb::RecoverTaskRequest* req,
   SetTime(e.mutable_timestamp(), NowNs());
   e.set_message("Task recovered by a new driver process");
   ev_.Publish(std::move(e));
+  if (auto t = tm_.Find(req->handle().config().id())) pledge_.Watch(t, false);
   return grpc::Status::OK;
 }
 

@@ -74,6 +74,7 @@ Spec TaskConfigSpec() {
       // No default: unset means nice 0, "normal" means the pledge driver's -5.
       {"importance", Attr("importance", "string")},
       {"penalty", Attr("penalty", "string")},
+      {"learn", WithDefault(Attr("learn", "bool"), "false")},
       {"cap_add", Attr("cap_add", "list(string)")},
       {"cap_drop", Attr("cap_drop", "list(string)")},
       {"pid_mode", Attr("pid_mode", "string")},

@@ -11,6 +11,7 @@
 #include <mutex>
 
 #include "driver/plugin.h"
+#include "driver/pledge_events.h"
 #include "driver/tasks.h"
 #include "driver/ticker.h"
 #include "go-plugin/grpc_controller.grpc.pb.h"
@@ -106,6 +107,7 @@ class DriverService final : public DriverBase {
   TaskManager& tm_;
   EventHub& ev_;
   Ticker& ticker_;
+  PledgeEvents pledge_{[this](const pb::DriverTaskEvent& e) { ev_.Publish(e); }, ticker_};
 };
 
 // The fingerprint as of now (health, description, attributes).

@@ -35,6 +35,7 @@ import driver_cases_config  # noqa: E402
 import driver_cases_exec  # noqa: E402
 import driver_cases_v17  # noqa: E402
 import driver_cases_init  # noqa: E402
+import driver_cases_pledge  # noqa: E402
 
 
 
@@ -346,7 +347,7 @@ def main():
         suite.pb = nl.PB(args.proto_dir, suite.base / "pb")
         *body, last = driver_cases.CASES
         assert last[0] == "streams_and_logs"  # it shuts the plugin down: the more cases go before it
-        cases = [(n, f, True) for n, f in SETUP] + [(n, f, False) for n, f in body + driver_cases_more.CASES + driver_cases_config.CASES + driver_cases_recovery.CASES + driver_cases_v17.CASES + driver_cases_exec.CASES + driver_cases_init.CASES + [last]]
+        cases = [(n, f, True) for n, f in SETUP] + [(n, f, False) for n, f in body + driver_cases_more.CASES + driver_cases_config.CASES + driver_cases_recovery.CASES + driver_cases_v17.CASES + driver_cases_exec.CASES + driver_cases_init.CASES + driver_cases_pledge.CASES + [last]]
         for name, fn, essential in cases:
             if essential or not args.select or args.select in name:
                 outcomes.append(run_case(name, fn, suite))
