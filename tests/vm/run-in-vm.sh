@@ -122,6 +122,17 @@ ExecStart=/bin/sh /init2
 UNIT
 fi
 
+# SWORN_VM_ENGINES=1 (with SWORN_VM_SYSTEMD=1): podman, conmon and containerd
+# with ctr and its runc shim, for guest-engines.sh.
+if [ "${SWORN_VM_ENGINES:-0}" = 1 ]; then
+    for b in podman conmon containerd ctr containerd-shim-runc-v2; do
+        p=$(command -v $b) || { echo "$0: $b not installed" >&2; exit 2; }
+        add_binary "$p" "/usr/bin/$b"
+    done
+    mkdir -p "$img/etc/containers" "$img/var/lib" "$img/var/tmp"
+    cp /etc/containers/policy.json "$img/etc/containers/"
+fi
+
 BUSYBOX=$busybox sh "$repo/tests/rootfs/make-rootfs.sh" "$img/opt/sworn-test/rootfs" "$img/usr/bin/sworn-probe"
 cp "$guest_script" "$img/opt/sworn-test/guest.sh"
 chmod 755 "$img/opt/sworn-test/guest.sh"
