@@ -65,6 +65,21 @@ Result<void> ApplyMemory(const Resources& r, const CgroupSet& s) {
   return {};
 }
 
+// As runc: a period smaller than the current one can make old_quota/new_period
+// exceed the parent's quota, and the kernel refuses it (EINVAL). When a quota
+// comes too, it is written first and the period retried after it.
+Result<void> ApplyCfsV1(const Resources& r, const std::string& d) {
+  bool retry_period = false;
+  if (r.cpu_period) {
+    auto w = Put(d, "cpu.cfs_period_us", std::to_string(*r.cpu_period));
+    if (!w && !(w.error().sys_errno == EINVAL && r.cpu_quota && *r.cpu_quota != 0)) return w;
+    retry_period = !w;
+  }
+  if (r.cpu_quota) SWORN_TRY(Put(d, "cpu.cfs_quota_us", std::to_string(*r.cpu_quota)));
+  if (retry_period) SWORN_TRY(Put(d, "cpu.cfs_period_us", std::to_string(*r.cpu_period)));
+  return {};
+}
+
 Result<void> ApplyCpu(const Resources& r, const CgroupSet& s) {
   if (r.cpu_shares || r.cpu_quota || r.cpu_period || r.cpu_burst || r.cpu_idle || r.rt_runtime || r.rt_period) {
     bool v2 = false;
@@ -81,8 +96,7 @@ Result<void> ApplyCpu(const Resources& r, const CgroupSet& s) {
         return Fail(MakeError(Errc::kUnsupported, "linux.resources.cpu.realtimeRuntime: cgroup v2 has no realtime budget"));
     } else {
       if (r.cpu_shares && *r.cpu_shares) SWORN_TRY(Put(d, "cpu.shares", std::to_string(*r.cpu_shares)));
-      if (r.cpu_period) SWORN_TRY(Put(d, "cpu.cfs_period_us", std::to_string(*r.cpu_period)));
-      if (r.cpu_quota) SWORN_TRY(Put(d, "cpu.cfs_quota_us", std::to_string(*r.cpu_quota)));
+      SWORN_TRY(ApplyCfsV1(r, d));
       if (r.cpu_burst) SWORN_TRY(Put(d, "cpu.cfs_burst_us", std::to_string(*r.cpu_burst)));
       if (r.rt_period) SWORN_TRY(Put(d, "cpu.rt_period_us", std::to_string(*r.rt_period)));
       if (r.rt_runtime) SWORN_TRY(Put(d, "cpu.rt_runtime_us", std::to_string(*r.rt_runtime)));
@@ -148,6 +162,11 @@ Result<void> ApplyRest(const Resources& r, const CgroupSet& s) {
   for (const auto& [iface, prio] : r.net_priorities)
     SWORN_TRY(Put(SWORN_TRY(Need(s, "net_prio", "network.priorities", nullptr)), "net_prio.ifpriomap", iface + " " + std::to_string(prio)));
   for (const auto& [dev, limits] : r.rdma) SWORN_TRY(Put(SWORN_TRY(Need(s, "rdma", "rdma", nullptr)), "rdma.max", dev + " " + limits));
+  // As runc: unified is for a cgroup v2 host; on a v1 or hybrid host
+  // (whose cgroup2 holds few controllers, if any) it is an invalid configuration.
+  if (!r.unified.empty() && access("/sys/fs/cgroup/cgroup.controllers", F_OK) < 0)
+    return Fail(FieldError("linux.resources.unified." + r.unified.begin()->first,
+                           "invalid configuration: needs a cgroup v2 host, and this host uses cgroup v1"));
   for (const auto& [key, value] : r.unified) {
     if (s.v2.empty()) return Fail(FieldError("linux.resources.unified", "needs cgroup v2, which this host does not mount"));
     if (access((s.v2 + "/" + key).c_str(), F_OK) < 0)

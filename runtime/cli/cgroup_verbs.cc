@@ -211,9 +211,10 @@ int Events(const Globals& g, const std::vector<std::string>& args) {
   auto interval_ms = ParseInterval(interval);
   if (!interval_ms) return Report(interval_ms.error().Message());
   auto emit = [&](const char* type, const nlohmann::json& data) {
-    nlohmann::json e = {{"type", type}, {"id", id}};
-    if (!data.is_null()) e["data"] = data;
-    std::cout << e.dump() << std::endl;
+    // runc's order: type, id, data.
+    std::string e = "{\"type\":" + nlohmann::json(type).dump() + ",\"id\":" + nlohmann::json(id).dump();
+    if (!data.is_null()) e += ",\"data\":" + data.dump();
+    std::cout << e << "}" << std::endl;
   };
   auto first = container::TakeSample(g.root, id);
   if (!first) return Report(first.error().Message());
@@ -227,7 +228,8 @@ int Events(const Globals& g, const std::vector<std::string>& args) {
   std::string record = g.root + "/" + id + "/" + security::kPledgeRecordFile;
   size_t record_at = 0;
   auto pledge_events = [&] {
-    for (const auto& r : security::ReadNewRecords(record, &record_at)) emit("pledge", r);
+    for (const auto& r : security::ReadNewRecords(record, &record_at))
+      emit(r.value("type", "") == "unveil" ? "unveil" : "pledge", r);  // unveil: Landlock's, from audit
   };
   pledge_events();
   uint64_t ooms = first->oom_kills;

@@ -1,5 +1,6 @@
 // ps, pause, resume, update, events: the verbs that work on the cgroup.
 #include "cgroup/cgroup.h"
+#include "cgroup/devices.h"
 #include "cgroup/resources.h"
 #include "cgroup/stats.h"
 #include "cgroup/systemd.h"
@@ -22,6 +23,23 @@ Result<std::pair<state::ContainerState, cgroup::CgroupSet>> Load(const std::stri
 Error WrongState(const char* verb, const std::string& id, Status s) {
   return MakeError(Errc::kBadState,
                    std::string("cannot ") + verb + " container \"" + id + "\": it is " + state::StatusName(s));
+}
+
+// linux.devices of the stored config (validated at create): their nodes stay
+// allowed when an update replaces the device rules, as create allowed them.
+std::vector<spec::Device> ConfigDeviceNodes(const nlohmann::json& config) {
+  std::vector<spec::Device> out;
+  auto devs = config.value("/linux/devices"_json_pointer, nlohmann::json::array());
+  for (const auto& d : devs) {
+    if (!d.is_object()) continue;
+    spec::Device n;
+    std::string type = d.value("type", std::string("c"));
+    n.type = type.empty() ? 'c' : type[0];
+    n.major = d.value("major", int64_t{0});
+    n.minor = d.value("minor", int64_t{0});
+    out.push_back(n);
+  }
+  return out;
 }
 
 }  // namespace
@@ -70,6 +88,7 @@ Result<void> Update(const std::string& root, const std::string& id, const nlohma
     auto unit = SWORN_TRY(cgroup::systemd::ParsePath(cgroups_path, id));
     SWORN_TRY(cgroup::systemd::SetLimits(unit.scope, base));
   }
+  if (res.has_devices) cgroup::AllowDeviceNodes(res.devices, ConfigDeviceNodes(st.config));
   SWORN_TRY(cgroup::Apply(res, set));
   stored.merge_patch(update);
   st.config["linux"]["resources"] = stored;

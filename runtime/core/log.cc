@@ -74,12 +74,14 @@ void Write(Level level, std::string_view msg) {
   Sink& s = TheSink();
   if (level == Level::kDebug && !s.debug) return;
   std::string line;
+  std::string timed;
   if (level == Level::kDebug) {
     // Debug lines carry the time since start: where a run spends its time.
+    // They go out at level debug, as runc's --debug lines do.
     static const auto start = std::chrono::steady_clock::now();
     auto us = std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::steady_clock::now() - start).count();
-    std::string m = "[" + std::to_string(us / 1000) + "." + std::to_string(us % 1000 / 100) + "ms] " + std::string(msg);
-    return Write(Level::kInfo, m);
+    timed = "[" + std::to_string(us / 1000) + "." + std::to_string(us % 1000 / 100) + "ms] " + std::string(msg);
+    msg = timed;
   }
   std::string safe = Escape(msg);
   if (s.json) {

@@ -1,0 +1,108 @@
+"""runc parity, second part (issue #15 item 5): the order of cgroup v1 CFS
+writes under a parent quota, device rules kept across `update`, the key
+order of `events`, `--debug` lines at level debug, linux.resources.unified
+refused on a cgroup v1 host."""
+import json
+import subprocess
+from pathlib import Path
+
+import itlib
+
+CG = Path("/sys/fs/cgroup")
+
+
+def _cg(ctl, path, name):
+    return (CG / ctl / path.lstrip("/") / name)
+
+
+def case_parity2_update_cfs_under_parent_quota(t):
+    """A smaller period with a quota, under a parent with a quota: runc writes the
+    quota first when the period alone would be refused (EINVAL)."""
+    cfg = t.sleeper()
+    cid, bundle = t.bundle(cfg)
+    parent = f"{t.ws.cgroup_prefix}/par-{cid}"
+    conf = json.loads((bundle / "config.json").read_text())
+    conf["linux"]["cgroupsPath"] = f"{parent}/c"
+    conf["linux"].setdefault("resources", {})["cpu"] = {"quota": 50000, "period": 100000}
+    (bundle / "config.json").write_text(json.dumps(conf))
+    pdir = CG / "cpu" / parent.lstrip("/")
+    pdir.mkdir(parents=True, exist_ok=True)
+    try:
+        (pdir / "cpu.cfs_quota_us").write_text("50000")
+        t.ok(t.rt("create", "--bundle", str(bundle), cid), "create")
+        t.ok(t.rt("start", cid), "start")
+        res = t.rt("update", "--cpu-period", "10000", "--cpu-quota", "5000", cid)
+        t.expect(res.rc == 0, f"update --cpu-period 10000 --cpu-quota 5000: {res.describe()}")
+        got = (_cg("cpu", f"{parent}/c", "cpu.cfs_period_us").read_text().strip(),
+               _cg("cpu", f"{parent}/c", "cpu.cfs_quota_us").read_text().strip())
+        t.expect(got == ("10000", "5000"), f"period/quota after update: {got}")
+        # a period alone that the parent's quota refuses still fails, naming the file
+        res = t.rt("update", "--cpu-period", "1000", cid)
+        t.expect(res.rc != 0 and "cfs_period_us" in res.err, f"update --cpu-period 1000: {res.describe()}")
+    finally:
+        t.rt("delete", "--force", cid)
+        for h in CG.iterdir():
+            for d in (h / parent.lstrip("/") / "c", h / parent.lstrip("/")):
+                try:
+                    d.rmdir()
+                except OSError:
+                    pass
+
+
+def case_parity2_update_devices_keeps_linux_devices(t):
+    """`update` with resources.devices keeps the nodes of linux.devices allowed,
+    as create allowed them: the container can still open them."""
+    cfg = t.config(["/bin/sworn-probe", "sleep", "100"])
+    cfg["linux"]["devices"] = [{"path": "/dev/xkmsg", "type": "c", "major": 1, "minor": 11,
+                                "fileMode": 0o600, "uid": 0, "gid": 0}]
+    # no deny-all: sworn keeps linux.devices denied under one (issue #14 item 10)
+    cfg["linux"].setdefault("resources", {})["devices"] = []
+    cid, _ = t.started(cfg)
+    opens = ["/bin/sh", "-c", ": > /dev/xkmsg && echo opened"]
+    res = t.rt("exec", cid, *opens)
+    t.require(res.rc == 0 and "opened" in res.out, f"open linux.devices node after create: {res.describe()}")
+    rfile = Path(t.ws.base) / f"dev-{cid}.json"
+    itlib.write_json(rfile, {"devices": [{"allow": True, "type": "c", "major": 1, "minor": 3, "access": "rwm"}]})
+    t.ok(t.rt("update", "--resources", str(rfile), cid), "update -r devices")
+    res = t.rt("exec", cid, *opens)
+    t.expect(res.rc == 0 and "opened" in res.out, f"open linux.devices node after update: {res.describe()}")
+    res = t.rt("exec", cid, "/bin/sh", "-c", ": > /dev/null && echo null")
+    t.expect(res.rc == 0 and "null" in res.out, f"/dev/null after update: {res.describe()}")
+
+
+def case_parity2_events_key_order(t):
+    """`events --stats` prints runc's Event with its keys in runc's order: type, id, data."""
+    cid, _ = t.started(t.sleeper())
+    res = t.rt("events", "--stats", cid)
+    t.require(res.rc == 0, f"events --stats: {res.describe()}")
+    keys = list(json.loads(res.out.splitlines()[0]).keys())
+    t.expect(keys == ["type", "id", "data"], f"events keys {keys}")
+
+
+def case_parity2_debug_level(t):
+    """--debug lines go out at level debug (runc's logrus level), not info."""
+    cid, bundle = t.bundle(t.sleeper())
+    log = Path(t.ws.base) / f"debug-{cid}.log"
+    t.ok(t.rt("--debug", "--log", str(log), "--log-format", "json", "create", "--bundle", str(bundle), cid),
+         "create --debug")
+    lines = [json.loads(line) for line in log.read_text().splitlines() if line.strip()]
+    timed = [entry for entry in lines if entry.get("msg", "").startswith("[")]
+    t.require(timed, f"no debug lines in {lines[:3]}")
+    t.expect(all(entry["level"] == "debug" for entry in timed), f"debug lines at {[e['level'] for e in timed]}")
+
+
+def case_parity2_unified_on_v1_refused(t):
+    """linux.resources.unified on a cgroup v1 (or hybrid) host is an invalid
+    configuration, as in runc: create fails naming the field, nothing is left."""
+    if (CG / "cgroup.controllers").exists():
+        raise itlib.Skip("a cgroup v2 host")
+    cfg = t.sleeper()
+    cfg["linux"].setdefault("resources", {})["unified"] = {"hugetlb.2MB.max": "1048576"}
+    cid, bundle = t.bundle(cfg)
+    res = t.rt("create", "--bundle", str(bundle), cid)
+    t.expect(res.rc != 0 and "linux.resources.unified" in res.err and "invalid configuration" in res.err,
+             f"create with unified on v1: {res.describe()}")
+    t.expect(t.rt("state", cid).rc != 0, "container left behind")
+    path = t.cgroup_path(cid).lstrip("/")
+    left = [str(h) for h in CG.iterdir() if (h / path).exists()]
+    t.expect(not left, f"cgroups left behind: {left}")
