@@ -95,7 +95,7 @@ int Exec(const Globals& g, const std::vector<std::string>& args) {
       "pid-file", po::value(&o.pid_file), "file to write the pid to")(
       "preserve-fds", po::value(&o.preserve_fds), "pass N more fds")(
       "apparmor", po::value(&f.apparmor), "apparmor profile")("process-label", po::value(&f.label), "selinux label")(
-      "ignore-paused", po::bool_switch(), "accepted for runc compatibility")(
+      "ignore-paused", po::bool_switch(&o.ignore_paused), "exec even if the container is paused")(
       "cgroup", po::value(&o.cgroups)->composing(), "[CONTROLLER[,CONTROLLER]:]PATH: run in this sub-cgroup");
   auto p = ParseVerb(d, args, /*reorder=*/false);
   if (p.positional.empty()) return Report("exec: expected <container-id> [command [args...]]");

@@ -67,6 +67,7 @@ struct ExecOptions {
   int preserve_fds = 0;
   bool pty_to_parent = false;
   std::vector<std::string> cgroups;  // exec --cgroup: [CONTROLLER[,CONTROLLER]:]PATH
+  bool ignore_paused = false;        // exec into a paused container (it joins the freeze)
 };
 Result<Created> Exec(const std::string& root, const ExecOptions& o);
 // The container's process spec, as the base `exec` modifies.

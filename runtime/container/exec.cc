@@ -69,7 +69,11 @@ Result<spec::Process> BaseProcess(const std::string& root, const std::string& id
 
 Result<Created> Exec(const std::string& root, const ExecOptions& o) {
   auto info = SWORN_TRY(Inspect(root, o.id));
-  if (info.status != state::Status::kRunning && info.status != state::Status::kCreated)
+  bool paused = info.status == state::Status::kPaused;
+  if (paused && !o.ignore_paused)
+    return Fail(MakeError(Errc::kBadState, "cannot exec in a paused container \"" + o.id +
+                                               "\" (use --ignore-paused to override)"));
+  if (info.status != state::Status::kRunning && info.status != state::Status::kCreated && !paused)
     return Fail(MakeError(Errc::kBadState, "cannot exec in container \"" + o.id + "\": it is " +
                                                state::StatusName(info.status)));
   if (o.process.terminal && o.console_socket.empty() && !o.pty_to_parent)
@@ -122,12 +126,15 @@ Result<Created> Exec(const std::string& root, const ExecOptions& o) {
   SWORN_TRY(StartPledgeReporter(sandbox, root + "/" + o.id, !o.detach));
   sandbox.AttachTo(req);
 
-  auto self_join = cgroup::OpenSelfJoin(cgroup_dirs);
+  // Into a paused container the process is placed only once it has exec'd:
+  // placed before, it would freeze on the way and exec would never return.
+  auto self_join = cgroup::OpenSelfJoin(paused ? std::vector<std::string>{} : cgroup_dirs);
   req.join_fds = self_join.raw();
   req.join_dirs = self_join.dirs;
   UniqueFd v2;
   for (const auto& d : cgroup_dirs)
-    if (access((d + "/cgroup.controllers").c_str(), F_OK) == 0) v2.reset(open(d.c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC));
+    if (!paused && access((d + "/cgroup.controllers").c_str(), F_OK) == 0)
+      v2.reset(open(d.c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC));
   Spawned child;
   {
     NsPlan pidns;
@@ -140,7 +147,7 @@ Result<Created> Exec(const std::string& root, const ExecOptions& o) {
   }
   ChildGuard guard(child.pid, child.pidfd.get());
   child_sock.Close();
-  for (const auto& d : cgroup_dirs) {
+  for (const auto& d : paused ? std::vector<std::string>{} : cgroup_dirs) {
     if (child.in_cgroup && v2 && access((d + "/cgroup.controllers").c_str(), F_OK) == 0) continue;
     if (std::find(self_join.dirs.begin(), self_join.dirs.end(), d) != self_join.dirs.end()) continue;
     SWORN_TRY(WriteFile(d + "/cgroup.procs", std::to_string(child.pid), O_WRONLY));
@@ -148,6 +155,10 @@ Result<Created> Exec(const std::string& root, const ExecOptions& o) {
   SWORN_TRY(parent_sock.Send(process::SyncType::kGo));
   auto pty = SWORN_TRY(AwaitExec(parent_sock, seccomp.notify ? &seccomp : nullptr, child.pid,
                                  HookState(info.st, info.status)));
+  for (const auto& d : paused ? cgroup_dirs : std::vector<std::string>{}) {
+    auto w = WriteFile(d + "/cgroup.procs", std::to_string(child.pid), O_WRONLY);
+    if (!w && w.error().sys_errno != ESRCH) return Fail(w.error());  // ESRCH: it already exited
+  }
   if (!o.pid_file.empty())
     SWORN_TRY(WithContext(WriteFileAtomic(o.pid_file, std::to_string(child.pid)), "--pid-file"));
   guard.Release();

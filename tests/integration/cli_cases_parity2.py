@@ -106,3 +106,25 @@ def case_parity2_unified_on_v1_refused(t):
     path = t.cgroup_path(cid).lstrip("/")
     left = [str(h) for h in CG.iterdir() if (h / path).exists()]
     t.expect(not left, f"cgroups left behind: {left}")
+
+
+def case_parity2_exec_ignore_paused(t):
+    """exec into a paused container is refused as runc refuses it; with
+    --ignore-paused it proceeds without hanging, the process joins the freeze
+    and runs on resume."""
+    cid, _ = t.started(t.sleeper())
+    t.ok(t.rt("pause", cid), "pause")
+    res = t.rt("exec", cid, "/bin/sh", "-c", "echo no")
+    t.expect(res.rc != 0 and "--ignore-paused" in res.err and "no" not in res.out,
+             f"exec into a paused container: {res.describe()}")
+    pidfile = Path(t.ws.base) / f"exec-{cid}.pid"
+    res = t.rt("exec", "-d", "--ignore-paused", "--pid-file", str(pidfile), cid,
+               "/bin/sh", "-c", "echo ran > /dev/shm/ignored-paused; exec /bin/sworn-probe sleep 100", timeout=30)
+    t.require(res.rc == 0, f"exec -d --ignore-paused: {res.describe()}")
+    pid = pidfile.read_text().strip()
+    t.expect(pid in t.rt("ps", "--format", "json", cid).out, f"exec'd pid {pid} not among the container's")
+    t.expect(t.state(cid).get("status") == "paused", "container no longer paused after exec --ignore-paused")
+    t.ok(t.rt("resume", cid), "resume")
+    res = t.rt("exec", cid, "/bin/sh", "-c", "for i in 1 2 3 4 5 6 7 8 9 10; do "
+               "[ -s /dev/shm/ignored-paused ] && break; sleep 0.2; done; cat /dev/shm/ignored-paused")
+    t.expect(res.rc == 0 and res.out.strip() == "ran", f"the exec'd process did not run: {res.describe()}")
