@@ -276,10 +276,17 @@ Result<void> MountAll(RootfsContext& ctx) {
   // Where the rootfs is, for CheckProcDestination; it does not move while
   // the mounts are made.
   ctx.root_path = Readlink(FdPath(ctx.root_fd.get()));
-  for (size_t i = 0; i < ctx.spec->mounts.size(); ++i)
-    SWORN_TRY(WithContext(MountOne(ctx, ctx.spec->mounts[i], i < ctx.idmap_fds.size() ? ctx.idmap_fds[i] : -1),
+  for (size_t i = 0; i < ctx.spec->mounts.size(); ++i) {
+    spec::Mount m = ctx.spec->mounts[i];
+    if (DevMountReadonly(m)) m.flags &= ~MS_RDONLY;
+    SWORN_TRY(WithContext(MountOne(ctx, m, i < ctx.idmap_fds.size() ? ctx.idmap_fds[i] : -1),
                           "mounts[" + std::to_string(i) + "]"));
+  }
   return {};
+}
+
+bool DevMountReadonly(const spec::Mount& m) {
+  return !m.bind && (m.flags & MS_RDONLY) && (m.destination == "/dev" || m.destination == "/dev/");
 }
 
 }  // namespace sworn::linux_fs

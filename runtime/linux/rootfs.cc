@@ -232,6 +232,11 @@ Result<void> FinalizeRootfs(const spec::Spec& spec, bool in_userns) {
     auto null = SWORN_TRY(VerifiedNull());
     for (const auto& p : spec.linux.masked_paths) SWORN_TRY(MaskPath(root.get(), null.get(), p));
   }
+  for (const auto& m : spec.mounts) {
+    if (!DevMountReadonly(m)) continue;
+    unsigned long f = MS_BIND | MS_REMOUNT | MS_RDONLY | StatFlags("/dev");
+    if (mount(nullptr, "/dev", nullptr, f, nullptr) < 0) return Fail(SysError("remount ro", m.destination));
+  }
   if (spec.root_readonly) {
     unsigned long f = MS_BIND | MS_REMOUNT | MS_RDONLY | (in_userns ? StatFlags("/") : 0);
     if (mount(nullptr, "/", nullptr, f, nullptr) < 0) return Fail(SysError("root.readonly: remount / ro"));

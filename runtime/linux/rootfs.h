@@ -32,6 +32,10 @@ Result<void> PrepareRootfs(RootfsContext& ctx);
 Result<void> MountAll(RootfsContext& ctx);
 // Default devices, linux.devices, /dev symlinks; skipped when /dev is a bind mount.
 Result<void> CreateDevices(RootfsContext& ctx);
+// A non-bind /dev mount with ro: mounted writable so that the devices,
+// /dev/pts, /dev/shm and the symlinks can be made in it, then remounted
+// read-only by FinalizeRootfs, as runc does.
+bool DevMountReadonly(const spec::Mount& m);
 // pivot_root (or chroot with MS_MOVE when no_pivot) and detach the old root.
 Result<void> EnterRootfs(const RootfsContext& ctx, bool no_pivot);
 // After entering the rootfs: sysctls, readonlyPaths, maskedPaths, a read-only

@@ -128,3 +128,19 @@ def case_parity2_exec_ignore_paused(t):
     res = t.rt("exec", cid, "/bin/sh", "-c", "for i in 1 2 3 4 5 6 7 8 9 10; do "
                "[ -s /dev/shm/ignored-paused ] && break; sleep 0.2; done; cat /dev/shm/ignored-paused")
     t.expect(res.rc == 0 and res.out.strip() == "ran", f"the exec'd process did not run: {res.describe()}")
+
+
+def case_parity2_dev_readonly(t):
+    """A tmpfs /dev with `ro` is filled first (devices, /dev/pts, /dev/shm,
+    symlinks), then remounted read-only, as runc does."""
+    cfg = t.config(["/bin/sh", "-c", "[ -c /dev/null ] && [ -d /dev/pts ] && [ -L /dev/fd ] && "
+                    "echo x > /dev/null && echo filled; touch /dev/newfile 2>&1; "
+                    "echo y > /dev/shm/f && echo shm-writable"])
+    for m in cfg["mounts"]:
+        if m["destination"] == "/dev":
+            m["options"] = [o for o in m.get("options", []) if o != "ro"] + ["ro"]
+    cid, bundle = t.bundle(cfg)
+    res = t.rt("run", "--bundle", str(bundle), cid)
+    t.expect(res.rc == 0 and "filled" in res.out, f"run with a ro /dev: {res.describe()} {res.out!r}")
+    t.expect("Read-only file system" in res.out, f"/dev writable after the remount: {res.out!r}")
+    t.expect("shm-writable" in res.out, f"/dev/shm (its own mount) not writable: {res.out!r}")
