@@ -2,8 +2,9 @@
 """CLI integration tests for sworn: exec, console sockets, foreground run,
 hooks, pid files/state/list/logs (here); namespaces, mount safety, fds,
 robustness, devices (cli_cases_more.py); more exec/hook/lifecycle corners
-(cli_cases_extra.py); seccomp, pause/resume, update, events, ps, scheduling and
-linux.resources (cli_cases_resources.py).  Shared plumbing is in itlib.py, on top of
+(cli_cases_extra.py); pause/resume, update, events, ps, scheduling and
+linux.resources (cli_cases_resources.py); seccomp (cli_cases_seccomp.py);
+the others by concern (CASE_MODULES below).  Shared plumbing is in itlib.py, on top of
 conformance/harness.py.
 
     tests/integration/test_cli.py --sworn PATH [-k SUBSTR] [-v] [--keep]
@@ -409,7 +410,7 @@ CASE_MODULES = ("cli_cases_more", "cli_cases_extra", "cli_cases_resources", "cli
                 "cli_cases_escape", "cli_cases_pid1", "cli_cases_pledge_report",
                 "cli_cases_pledge_learn", "cli_cases_rootless", "cli_cases_idmap", "cli_cases_systemd", "cli_cases_parity",
                 "cli_cases_cgroup_join", "cli_cases_unveil", "cli_cases_pledge_cli",
-                "cli_cases_parity2")
+                "cli_cases_seccomp", "cli_cases_parity2")
 
 
 def all_cases():
