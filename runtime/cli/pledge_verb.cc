@@ -35,7 +35,7 @@ namespace {
 
 struct PledgeArgs {
   std::string promises;
-  bool any_p = false, kill = false, no_unveil = false, nice = false, quiet = false, learn = false;
+  bool any_p = false, kill = false, no_unveil = false, nice = false, quiet = false, learn = false, no_report = false;
   std::vector<std::string> unveils;
   std::optional<uid_t> uid;
   std::optional<gid_t> gid;
@@ -73,6 +73,7 @@ void PledgeUsage(FILE* out) {
                "  -V              no unveil at all\n"
                "  -k              kill the process on a violation (default: EPERM)\n"
                "  -q              no denial reports on stderr\n"
+               "  -R, --no-report no denial reporter at all (the filter and Landlock refuse alone)\n"
                "  -L, --learn     allow and record every call, then propose promises and unveils\n"
                "  -n              lowest CPU and I/O priority\n"
                "  -u UID, -g GID  run as this user and group\n"
@@ -91,13 +92,14 @@ int ParseArgs(const std::vector<std::string>& in, PledgeArgs& a) {
   for (size_t i = 1; i < store.size() && store[i] != "--" && store[i][0] == '-'; ++i)
     if (store[i] == "--learn") store[i] = "-L";
     else if (store[i] == "--help") store[i] = "-h";
+    else if (store[i] == "--no-report") store[i] = "-R";
   std::vector<char*> argv;
   for (auto& s : store) argv.push_back(s.data());
   argv.push_back(nullptr);
   optind = 1;
   int c;
   rlim_t v;
-  while ((c = getopt(static_cast<int>(store.size()), argv.data(), "+hnqkLNVDT:p:u:g:c:C:P:M:F:O:v:")) != -1) {
+  while ((c = getopt(static_cast<int>(store.size()), argv.data(), "+hnqkLRNVDT:p:u:g:c:C:P:M:F:O:v:")) != -1) {
     switch (c) {
       case 'p':
         if (a.any_p) a.promises += ' ';
@@ -109,6 +111,7 @@ int ParseArgs(const std::vector<std::string>& in, PledgeArgs& a) {
       case 'L': a.learn = a.no_unveil = true; break;  // --learn: allow and record everything
       case 'V': a.no_unveil = true; break;
       case 'n': a.nice = true; break;
+      case 'R': a.no_report = true; break;
       case 'q': a.quiet = true; break;  // no denial reports on stderr (pledge.com -q)
       case 'N': case 'D': break;        // fds are always normalised; caps: see below
       case 'u': a.uid = static_cast<uid_t>(std::atol(optarg)); break;
@@ -176,12 +179,14 @@ int Pledge(const Globals&, const std::vector<std::string>& args) {
   std::map<std::string, std::string> ann = {{"sworn.pledge.promises", a.promises},
                                             {"sworn.pledge.penalty", a.kill ? "kill" : "eperm"}};
   if (a.learn) ann["sworn.pledge.learn"] = "true";  // the reporter says loudly that this is no sandbox
+  if (a.no_report) ann["sworn.pledge.report"] = "false";
   auto spec = security::ParseSandbox(ann);
   if (!spec) return Die(21, "bad promises list: " + spec.error().Message());
   for (const auto& w : spec->warnings) std::fprintf(stderr, "sworn pledge: warning: %s\n", w.c_str());
   std::optional<security::LandlockPlan> landlock;
   if (!a.no_unveil) {
     security::LandlockPolicy policy;
+    policy.log_new_exec = spec->report;
     for (const auto& v : a.unveils) {
       auto rule = security::ParseUnveil(v, "-v");
       if (!rule) return Die(20, rule.error().Message());
@@ -214,12 +219,15 @@ int Pledge(const Globals&, const std::vector<std::string>& args) {
   // Denials are explained on stderr, as pledge.com logs them (-q: silent).
   security::ReporterOptions ro{spec->penalty, pledge->startup_grant, !a.quiet || a.learn, ""};
   ro.learn = a.learn;
+  ro.unveil = spec->report && landlock && landlock->abi > 0;
   for (const auto& s : a.command) ro.program += (ro.program.empty() ? "" : " ") + s;
-  auto report = security::StartReporter(ro);
+  Result<UniqueFd> report = UniqueFd();  // --no-report: the filter applies the penalty itself
+  if (pledge->report) report = security::StartReporter(ro);
   if (!report) return Die(19, report.error().Message());
-  if (fcntl(report->get(), F_SETFD, 0) < 0) return Die(19, "fcntl F_SETFD: " + std::string(strerror(errno)));
+  if (*report && fcntl(report->get(), F_SETFD, 0) < 0)
+    return Die(19, "fcntl F_SETFD: " + std::string(strerror(errno)));
   if (int rc = SwitchIds(a); rc) return rc;
-  std::string mode = security::TrampolineMode(prog->get(), report->get());
+  std::string mode = security::TrampolineMode(prog->get(), *report ? report->get() : -1);
   std::vector<char*> argv = {mode.data(), path->data()}, envp;
   for (auto& s : a.command) argv.push_back(s.data());
   argv.push_back(nullptr);

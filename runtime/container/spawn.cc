@@ -202,6 +202,7 @@ Result<void> StartPledgeReporter(SandboxSetup& s, const std::string& state_dir, 
   o.text = text;
   o.record_path = state_dir + "/" + security::kPledgeRecordFile;
   o.learn = s.spec.learn;
+  o.unveil = s.spec.unveil.has_value();
   o.learned_path = state_dir + "/" + security::kPledgeLearnedFile;
   s.repledge.report = SWORN_TRY(security::StartReporter(o));
   return {};

@@ -79,8 +79,6 @@ std::vector<Missing> MissingFeatures(const LandlockPolicy& policy, int abi) {
   if (abi < 5 && policy.filesystem) m.push_back({"IOCTL_DEV (ABI 5)", "ioctls on device files are not restricted"});
   if (abi < 6 && policy.scope)
     m.push_back({"scopes (ABI 6)", "signals and abstract unix sockets to outside the sandbox are not blocked"});
-  if (abi < 7 && policy.log_new_exec)
-    m.push_back({"audit log flags (ABI 7)", "denials after execve are not logged"});
   return m;
 }
 

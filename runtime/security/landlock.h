@@ -138,8 +138,10 @@ struct LandlockPolicy {
   // handled at all (and `rules` is ignored).
   bool filesystem = true;
   // Landlock logs denials only until the first execve by default, i.e. never
-  // for a container's entrypoint; this asks for LOG_NEW_EXEC_ON (ABI 7).
-  bool log_new_exec = false;
+  // for a container's entrypoint; this asks for LOG_NEW_EXEC_ON (ABI 7), so
+  // that the unveil reporter (unveil_reporter.h) sees them. Without ABI 7
+  // the reporter says so; enforcement is the same either way.
+  bool log_new_exec = true;
 };
 
 // What ApplyLandlock installs. Move-only: it owns the O_PATH fds.

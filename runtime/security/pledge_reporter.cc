@@ -22,6 +22,7 @@
 #include "security/dmz.h"
 #include "security/pledge_explain.h"
 #include "security/pledge_learn.h"
+#include "security/unveil_reporter.h"
 
 namespace sworn::security {
 namespace {
@@ -87,14 +88,15 @@ class Reporter {
   void Serve();
   void Learn(const seccomp_notif& req, const uint64_t args[6]);
   void WriteLearned();
+  void Unveiled(const UnveilDenial& d);
+  // kill: recorded even past the cap (up to twice it), as `run` reads it.
+  void Emit(const std::string& line, const nlohmann::json& rec, bool kill);
 
  private:
   void Handle(const seccomp_notif& req);
   void Answer(uint64_t id, int error, int64_t val = 0, uint32_t flags = 0);
   bool Valid(uint64_t id) { return ioctl(h_.listener.get(), SECCOMP_IOCTL_NOTIF_ID_VALID, &id) == 0; }
   std::optional<std::string> ReadString(pid_t tid, uint64_t id, uint64_t addr);
-  // kill: recorded even past the cap (up to twice it), as `run` reads it.
-  void Emit(const std::string& line, const nlohmann::json& rec, bool kill);
   // Returns the signal sent.
   int KillGroup(pid_t tid, pid_t ns_tgid);
   int NextTimeoutMs();
@@ -112,7 +114,25 @@ class Reporter {
   };
   std::vector<Pending> kills_;
   PolicyLearner learner_;
+
+ public:
+  UnveilAudit audit_;
 };
+
+void Reporter::Unveiled(const UnveilDenial& d) {
+  // Audit gives host pids, and the process may be gone by now (kauditd
+  // delivers after the call returned): the entrypoint's is known.
+  pid_t ns_pid = d.pid == h_.pid ? entry_ns_pid_ : static_cast<pid_t>(std::atoi(StatusField(d.pid, "NSpid").c_str()));
+  UnveilFix fix = ExplainUnveil(d.blockers, d.path);
+  nlohmann::json path = d.path;
+  std::string line = "unveil: denied " + fix.access + " " + path.dump() + " in " + d.comm + "[" +
+                     std::to_string(ns_pid ? ns_pid : d.pid) + "]: needs " + fix.rule;
+  nlohmann::json rec = {{"type", "unveil"},   {"time", NowRfc3339()},          {"pid", ns_pid ? ns_pid : d.pid},
+                        {"comm", d.comm},     {"syscall", ""},                 {"call", fix.access + " " + path.dump()},
+                        {"needs", {fix.rule}}, {"reason", d.blockers},
+                        {"penalty", "eperm"}, {"path", d.path},                {"message", line}};
+  Emit(line, rec, false);
+}
 
 void Reporter::Learn(const seccomp_notif& req, const uint64_t args[6]) {
   pid_t tid = static_cast<pid_t>(req.pid);
@@ -249,10 +269,13 @@ int Reporter::NextTimeoutMs() {
 
 void Reporter::Serve() {
   for (;;) {
-    pollfd p{h_.listener.get(), POLLIN, 0};
-    int n = poll(&p, 1, NextTimeoutMs());
+    pollfd ps[2] = {{h_.listener.get(), POLLIN, 0}, {audit_.fd(), POLLIN, 0}};
+    pollfd& p = ps[0];
+    int n = poll(ps, audit_.fd() >= 0 ? 2 : 1, NextTimeoutMs());
     if (n < 0 && errno != EINTR) return;
     if (n <= 0) continue;
+    if (ps[1].revents & POLLIN)
+      for (const auto& d : audit_.Read(h_.pid)) Unveiled(d);
     if (p.revents & POLLIN) {
       seccomp_notif req{};
       if (ioctl(h_.listener.get(), SECCOMP_IOCTL_NOTIF_RECV, &req) == 0) Handle(req);
@@ -261,15 +284,22 @@ void Reporter::Serve() {
     if (p.revents & (POLLHUP | POLLERR)) break;  // no process uses the filter any more
   }
   for (int t; (t = NextTimeoutMs()) >= 0;) poll(nullptr, 0, t);
+  // The last denials' records may still be on their way from the kernel's
+  // audit thread (kauditd) after the process is gone.
+  if (audit_.fd() >= 0) {
+    pollfd p{audit_.fd(), POLLIN, 0};
+    while (poll(&p, 1, 250) > 0)
+      for (const auto& d : audit_.Read(h_.pid)) Unveiled(d);
+  }
   if (o_.learn) WriteLearned();
 }
 
-[[noreturn]] void ReporterMain(const ReporterOptions& o, int sock, UniqueFd record) {
+[[noreturn]] void ReporterMain(const ReporterOptions& o, int sock, UniqueFd record, UnveilAudit audit) {
   UniqueFd null(open("/dev/null", O_RDWR | O_CLOEXEC));
   dup2(null.get(), 0);
   dup2(null.get(), 1);
   if (!o.text) dup2(null.get(), 2);
-  CloseFdsExcept(3, {sock, record.get()});
+  CloseFdsExcept(3, {sock, record.get(), audit.fd()});
   signal(SIGPIPE, SIG_IGN);
   auto h = RecvListener(sock);
   close(sock);
@@ -279,6 +309,11 @@ void Reporter::Serve() {
     (void)!write(2, warn, sizeof(warn) - 1);
   }
   Reporter r(o, std::move(*h), std::move(record));
+  r.audit_ = std::move(audit);
+  if (o.unveil && !o.learn && !r.audit_.unavailable().empty()) {
+    std::string l = "sworn: unveil denials cannot be reported here: " + r.audit_.unavailable();
+    r.Emit(l, {{"type", "notice"}, {"time", NowRfc3339()}, {"message", l}}, false);
+  }
   r.Serve();
   _exit(0);
 }
@@ -328,6 +363,8 @@ Result<UniqueFd> StartReporter(const ReporterOptions& o) {
   int on = 1;
   if (setsockopt(mine.get(), SOL_SOCKET, SO_PASSCRED, &on, sizeof(on)) < 0)
     return Fail(SysError("setsockopt SO_PASSCRED", "pledge reporter"));
+  // Subscribed before the program can start, so that no denial is missed.
+  UnveilAudit audit = o.unveil && !o.learn ? UnveilAudit::Open() : UnveilAudit{};
   pid_t child = fork();
   if (child < 0) return Fail(SysError("fork", "pledge reporter"));
   if (child == 0) {
@@ -336,7 +373,7 @@ Result<UniqueFd> StartReporter(const ReporterOptions& o) {
     setsid();
     if (fork() != 0) _exit(0);
     theirs.reset();
-    ReporterMain(o, mine.release(), std::move(record));
+    ReporterMain(o, mine.release(), std::move(record), std::move(audit));
   }
   int status;
   while (waitpid(child, &status, 0) < 0 && errno == EINTR) {

@@ -40,6 +40,9 @@ struct ReporterOptions {
   bool startup_grant = false;
   bool text = false;          // report lines on our stderr (else /dev/null)
   std::string record_path;    // JSON lines, one per distinct denial; "" for none
+  // Unveil (Landlock) is applied: report its denials too (unveil_reporter.h),
+  // or say once that this host cannot.
+  bool unveil = false;
   // Learn mode (pledge_learn.h): every call is let through and recorded; at
   // exit the proposed policy goes to stderr (text) and to learned_path.
   bool learn = false;

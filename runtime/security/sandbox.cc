@@ -15,6 +15,7 @@ using nlohmann::json;
 constexpr const char* kKnownKeys[] = {"sworn.pledge.promises", "sworn.pledge.penalty", "sworn.unveil",
                                       "sworn.unveil.tcp",      "sworn.unveil.scope",   "sworn.unveil.auto",
                                       "sworn.landlock.compat", "sworn.init",        "sworn.pledge.learn",
+                                      "sworn.pledge.report",
                                       // written by sworn into the state: what Landlock could not enforce
                                       "sworn.landlock.warnings"};
 
@@ -121,7 +122,14 @@ Result<SandboxSpec> ParseSandbox(const std::map<std::string, std::string>& a) {
     // Learning needs no promises; any given are ignored while it learns.
     if (s.learn) s.promises = std::vector<std::string>{}, s.report = true;
   }
+  if (auto it = a.find("sworn.pledge.report"); it != a.end()) {
+    if (it->second != "true" && it->second != "false")
+      return Fail(FieldError("annotations.sworn.pledge.report", "expected true or false, got \"" + it->second + "\""));
+    // Off: the filter applies the penalty itself and Landlock logs nothing.
+    if (!s.learn) s.report = it->second == "true";
+  }
   SWORN_TRY(ParseUnveilKeys(a, s));
+  if (s.unveil) s.unveil->log_new_exec = s.report;
   if (auto it = a.find("sworn.init"); it != a.end()) {
     if (it->second != "true" && it->second != "false")
       return Fail(FieldError("annotations.sworn.init", "expected true or false, got \"" + it->second + "\""));

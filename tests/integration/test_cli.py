@@ -410,7 +410,7 @@ CASE_MODULES = ("cli_cases_more", "cli_cases_extra", "cli_cases_resources", "cli
                 "cli_cases_escape", "cli_cases_pid1", "cli_cases_pledge_report",
                 "cli_cases_pledge_learn", "cli_cases_rootless", "cli_cases_idmap", "cli_cases_systemd", "cli_cases_parity",
                 "cli_cases_cgroup_join", "cli_cases_unveil", "cli_cases_pledge_cli",
-                "cli_cases_seccomp", "cli_cases_parity2")
+                "cli_cases_seccomp", "cli_cases_parity2", "cli_cases_unveil_report")
 
 
 def all_cases():
