@@ -43,6 +43,13 @@ Result<void> SetupTerminal(const spec::Process& p, int console_fd, bool to_paren
   else
     return Fail(MakeError(Errc::kInvalidArgument, "process.terminal is true but no --console-socket was given"));
   if (mount_console) SWORN_TRY(linux_console::MountConsole(pty));
+  // As runc's fixStdioPermissions: the pty was made by root, and a program
+  // run as another user would not own its terminal (chmod, mesg, script).
+  // Only the uid: the gid is devpts' gid= (tty). Only the pty made here is
+  // handed over, never an inherited host terminal (runc's foreground run
+  // gives the container pipes instead). Best effort, as in runc: an
+  // unmapped uid (EINVAL) or owner (EPERM) leaves it root's.
+  (void)!fchown(pty.slave.get(), p.user.uid, static_cast<gid_t>(-1));
   return linux_console::BecomeTerminal(pty);
 }
 

@@ -1,8 +1,11 @@
 """runc parity, second part (issue #15 item 5): the order of cgroup v1 CFS
 writes under a parent quota, device rules kept across `update`, the key
 order of `events`, `--debug` lines at level debug, linux.resources.unified
-refused on a cgroup v1 host."""
+refused on a cgroup v1 host, the terminal of a non-root
+user its own."""
 import json
+import os
+import re
 import subprocess
 from pathlib import Path
 
@@ -144,3 +147,52 @@ def case_parity2_dev_readonly(t):
     t.expect(res.rc == 0 and "filled" in res.out, f"run with a ro /dev: {res.describe()} {res.out!r}")
     t.expect("Read-only file system" in res.out, f"/dev writable after the remount: {res.out!r}")
     t.expect("shm-writable" in res.out, f"/dev/shm (its own mount) not writable: {res.out!r}")
+
+
+def _tty_view(master):
+    """(owner uid, chmod-ok?) as the probe below prints them on the pty."""
+    got = itlib.pty_expect(master, b"=end")
+    m = re.search(rb"owner=(\d+) chmod=(\w+)=end", got)
+    return (int(m.group(1)), m.group(2) == b"ok") if m else (got[-200:], False)
+
+
+def case_parity2_terminal_owned_by_user(t):
+    """With terminal: true and user 1000 the pty the program (and an exec
+    --tty --user 1000) gets belongs to uid 1000, as runc's fixStdioPermissions
+    makes it: the program can chmod its own terminal."""
+    probe = ("c=no; chmod 600 /proc/self/fd/0 2>/dev/null && c=ok; "
+             "echo \"owner=$(stat -L -c %u /proc/self/fd/0) chmod=$c=end\"; ")
+    cfg = t.config(["/bin/sh", "-c", probe + "exec /bin/sworn-probe sleep 100"], terminal=True,
+                   user={"uid": 1000, "gid": 1000})
+    cid, bundle = t.bundle(cfg)
+    server = itlib.ConsoleServer(bundle / "console.sock")
+    t.on_cleanup(server.close)
+    t.ok(t.rt("create", "--console-socket", server.path, "--bundle", str(bundle), cid), "create --console-socket")
+    master = server.wait_master()
+    t.require(master is not None, f"no pty master received: {server.error}")
+    t.ok(t.rt("start", cid), "start")
+    owner, chmod = _tty_view(master)
+    t.expect(owner == 1000, f"the container's terminal belongs to {owner!r}, want uid 1000")
+    t.expect(chmod, "user 1000 cannot chmod its terminal")
+    server2 = itlib.ConsoleServer(bundle / "exec.sock")
+    t.on_cleanup(server2.close)
+    res = t.rt("exec", "--tty", "--detach", "--user", "1000:1000", "--console-socket", server2.path, cid,
+               "/bin/sh", "-c", probe + "sleep 1")
+    t.ok(res, "exec --tty --user 1000")
+    master = server2.wait_master()
+    t.require(master is not None, f"exec: no pty master received: {server2.error}")
+    owner, chmod = _tty_view(master)
+    t.expect(owner == 1000 and chmod, f"exec --tty --user 1000: the terminal belongs to {owner!r}, want uid 1000")
+
+
+def case_parity2_host_terminal_not_given_away(t):
+    """Only the pty the runtime makes is handed to the user: a host terminal
+    that a foreground `run` (terminal: false, user 1000) passes through as
+    stdio keeps its owner (runc gives such a run pipes)."""
+    master, slave = os.openpty()
+    t.on_cleanup(lambda: (os.close(master), os.close(slave)))
+    cid, bundle = t.bundle(t.config(["/bin/true"], user={"uid": 1000, "gid": 1000}))
+    proc = subprocess.run([*t.rt.prefix, "--root", str(t.rt.root), "run", "--bundle", str(bundle), cid],
+                          stdin=slave, stdout=slave, stderr=slave, timeout=30)
+    t.expect(proc.returncode == 0, f"run with a host pty as stdio: exit {proc.returncode}")
+    t.expect(os.fstat(slave).st_uid == 0, f"the host's terminal now belongs to uid {os.fstat(slave).st_uid}")
