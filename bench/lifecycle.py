@@ -174,13 +174,17 @@ def main():
     p.add_argument("--iterations", type=int, default=20)
     p.add_argument("--warmup", type=int, default=3)
     p.add_argument("--json", action="store_true")
+    p.add_argument("--state-on-disk", action="store_true",
+                   help="keep the runtimes' state roots on the temp dir's filesystem, not a tmpfs (see bench.py)")
     args = p.parse_args()
     if os.geteuid() != 0:
         sys.exit("lifecycle.py must run as root")
     names = [n for n in ("sworn", "runc", "crun") if n == "sworn" or shutil.which(n)]
     base = Path(tempfile.mkdtemp(prefix="sworn-bench-lc-"))
     subjects = []
+    unmount = lambda: None  # noqa: E731
     try:
+        unmount = bench.state_tmpfs(base, args.state_on_disk)
         bundle = bench.make_bundle(base, {})
         runtimes = make_runtimes(names, os.path.abspath(args.sworn), base, False)
         subjects = [Subject(rt, bundle, base) for rt in runtimes]
@@ -198,6 +202,7 @@ def main():
     finally:
         for s in subjects:
             s.cleanup()
+        unmount()
         shutil.rmtree(base, ignore_errors=True)
     return 1 if any(s.failures for s in subjects) else 0
 
