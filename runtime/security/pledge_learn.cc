@@ -75,6 +75,10 @@ std::vector<PathUse> PathUses(int nr, const uint64_t args[6],
       else if (f & 3) use = 'w';
       else use = 'r';
       if ((f & 3) == 0 && (f & 01000)) use = 'w';  // O_TRUNC
+      if (use == 'r' && (f & 0200000)) {             // O_DIRECTORY: a listing, a rule on the directory itself
+        out.push_back({abs, "rd"});
+        continue;
+      }
     }
     if (use == 'c') out.push_back({Parent(abs), "c"}), out.push_back({abs, "w"});
     // Landlock checks read access too when execve opens the file.
@@ -151,14 +155,16 @@ LearnedPolicy PolicyLearner::Propose(const std::set<std::string>& automatic) con
   LearnedPolicy p;
   p.promises = Cover(alternatives_);
   p.impossible.assign(impossible_.begin(), impossible_.end());
-  // Files become rules on their directory; directories ("c") stay as they are.
+  // Files become rules on their directory; directories (created in, or
+  // opened with O_DIRECTORY) stay as they are, with all their uses: the
+  // parent of a listed directory would grant its siblings too.
   std::map<std::string, std::string> dirs;
   for (const auto& [path, perms] : paths_) {
     if (automatic.contains(path) && perms.find_first_not_of("rx") == std::string::npos) continue;
-    bool is_dir = perms == "c";
+    bool is_dir = perms.find_first_of("cd") != std::string::npos;
     std::string& d = dirs[is_dir ? path : Parent(path)];
     for (char c : perms)
-      if (d.find(c) == std::string::npos) d += c;
+      if (c != 'd' && d.find(c) == std::string::npos) d += c;
   }
   // A rule under another with at least its permissions adds nothing.
   for (const auto& [dir, perms] : dirs) {

@@ -25,7 +25,8 @@
 namespace sworn::security {
 
 // What a path was used for: r read, w write, x execute, c create/remove in
-// (for c the path is the directory).
+// (for c the path is the directory); d marks a path known to be a directory
+// (opened with O_DIRECTORY), which gets a rule of its own.
 struct PathUse {
   std::string path;
   std::string perms;
