@@ -70,16 +70,18 @@ Result<UniqueFd> DriveChild(const process::SyncSocket& sync, const state::Contai
   // kHooksDone goes only after the child asks: queued earlier, it is unread
   // when a child that failed its mounts exits, and the kernel then resets
   // the socket, losing the error the child left for us.
-  bool runtime_hooks = !h.prestart.empty() || !h.create_runtime.empty() || !h.create_container.empty();
+  // Without hooks the child does not wait for it (one round trip less).
   SWORN_TRY(sync.Expect(process::SyncType::kRunHooks));
   st.pid = pid;
-  // Saved with the pid but no start time: `state` run by a hook now reports
-  // "creating" with the pid.
-  if (runtime_hooks) SWORN_TRY(dir.Save(st));
-  std::string hs = HookState(st, state::Status::kCreating);
-  SWORN_TRY(process::RunHooks(spec.hooks.prestart, "prestart", hs));
-  SWORN_TRY(process::RunHooks(spec.hooks.create_runtime, "createRuntime", hs));
-  SWORN_TRY(sync.Send(process::SyncType::kHooksDone));
+  if (process::AwaitsRuntimeHooks(h)) {
+    // Saved with the pid but no start time: `state` run by a hook now
+    // reports "creating" with the pid.
+    SWORN_TRY(dir.Save(st));
+    std::string hs = HookState(st, state::Status::kCreating);
+    SWORN_TRY(process::RunHooks(h.prestart, "prestart", hs));
+    SWORN_TRY(process::RunHooks(h.create_runtime, "createRuntime", hs));
+    SWORN_TRY(sync.Send(process::SyncType::kHooksDone));
+  }
   std::vector<std::string> warnings;
   auto pty = SWORN_TRY(AwaitReady(sync, notify, pid, HookState(st, state::Status::kCreated), &warnings));
   // What Landlock could not enforce on this kernel is also on record.

@@ -17,4 +17,12 @@ void RunHooksWarn(const std::vector<spec::Hook>& hooks, const char* list, const 
 // Runs each hook in order; stops at the first failure, naming the hook list.
 Result<void> RunHooks(const std::vector<spec::Hook>& hooks, const char* list, const std::string& state_json);
 
+// Whether the init must wait, once its mounts are done, for the runtime to
+// save the state with its pid and run prestart/createRuntime: only when one
+// of these or createContainer (which may ask for that state) has hooks.
+// Both sides decide from the same spec; without hooks the init goes on.
+inline bool AwaitsRuntimeHooks(const spec::Hooks& h) {
+  return !h.prestart.empty() || !h.create_runtime.empty() || !h.create_container.empty();
+}
+
 }  // namespace sworn::process

@@ -62,11 +62,14 @@ Result<void> BuildRootfs(InitRequest& r) {
   // parent, once ours exist; createContainer runs here, before pivot_root.
   log::Debug("init: mounts done");
   SWORN_TRY(r.sync->Send(SyncType::kRunHooks));
-  SWORN_TRY(r.sync->Expect(SyncType::kHooksDone));
+  if (AwaitsRuntimeHooks(r.spec->hooks)) SWORN_TRY(r.sync->Expect(SyncType::kHooksDone));
   r.hook_state["status"] = "creating";
   SWORN_TRY(RunHooks(r.spec->hooks.create_container, "createContainer", r.hook_state.dump()));
   SWORN_TRY(linux_fs::EnterRootfs(ctx, r.no_pivot));
   log::Debug("init: pivoted");
+  // runc creates a missing cwd, before root.readonly remounts / read-only;
+  // it is resolved after pivot_root, so it is always inside the rootfs.
+  if (r.spec->process) SWORN_TRY(MkdirAll(r.spec->process->cwd));
   return linux_fs::FinalizeRootfs(*r.spec, r.userns || RunningInUserNs());
 }
 
@@ -78,9 +81,6 @@ Result<void> PrepareProcess(InitRequest& r) {
   // supervisor (conmon) that kills the container's group must not hit itself.
   else if (setsid() < 0)
     return Fail(SysError("setsid"));
-  // runc creates a missing cwd; it is resolved after pivot_root, so it is
-  // always inside the rootfs.
-  SWORN_TRY(MkdirAll(p.cwd));
   if (chdir(p.cwd.c_str()) < 0) return Fail(SysError("chdir", "process.cwd " + p.cwd));
   if (p.oom_score_adj)
     SWORN_TRY(WithContext(WriteFile("/proc/self/oom_score_adj", std::to_string(*p.oom_score_adj), O_WRONLY),

@@ -15,6 +15,11 @@
 // Without a cgroup namespace to create, kGo goes out before the parent
 // joins the child to its cgroups, so the two work in parallel; the child
 // reaches nothing user-controlled before kHooksDone, which follows the join.
+// With no prestart, createRuntime or createContainer hooks there is no
+// kHooksDone (process::AwaitsRuntimeHooks): the child goes on to kReady at
+// once and runs nothing user-controlled before kStart or the exec fifo,
+// which come after the join. (Its v1 cgroups it joins itself, first thing;
+// on cgroup v2 it is cloned into its cgroup.)
 //
 // Any step may instead send kError (errno + message) and _exit. The child
 // treats EOF (the parent died) as a reason to _exit. After clone the child
