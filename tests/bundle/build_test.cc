@@ -370,3 +370,23 @@ TEST_CASE("sworn.init: on for a private pid namespace, off with init = false or 
   REQUIRE_FALSE(bad);
   CHECK(bad.error().Message().find("init") != std::string::npos);
 }
+
+TEST_CASE("learn = true: the sworn.pledge.learn annotation (issue #12 item 5)", "[bundle][build]") {
+  AllocFixture f;
+  auto parsed = bundle::ParseTaskDriverConfig(json{{"command", "/bin/sh"}, {"promises", "stdio"}, {"learn", true}});
+  REQUIRE(parsed);
+  CHECK(parsed->learn);
+  auto on = Build(f.t, *parsed);
+  CHECK(on.config["annotations"]["sworn.pledge.learn"] == "true");
+  CHECK(on.config["annotations"]["sworn.pledge.promises"] == "stdio");  // kept; sworn ignores it while learning
+  auto plain = bundle::ParseTaskDriverConfig(json{{"command", "/bin/sh"}, {"promises", "stdio"}});
+  REQUIRE(plain);
+  CHECK_FALSE(plain->learn);
+  CHECK_FALSE(Build(f.t, *plain).config["annotations"].contains("sworn.pledge.learn"));
+  auto off = bundle::ParseTaskDriverConfig(json{{"command", "/bin/sh"}, {"learn", false}});
+  REQUIRE(off);
+  CHECK_FALSE(Build(f.t, *off).config["annotations"].contains("sworn.pledge.learn"));
+  auto bad = bundle::ParseTaskDriverConfig(json{{"command", "x"}, {"learn", "yes"}});
+  REQUIRE_FALSE(bad);
+  CHECK(bad.error().Message().find("learn") != std::string::npos);
+}

@@ -16,6 +16,7 @@ from pathlib import Path
 import itlib
 from cli_cases_pledge import ann_config, free_ports, host_pledge, pbundle, pprobe_binary, wait_port
 from cli_cases_pledge_report import denials, expect_line
+from cli_cases_unveil_report import audit_on, unveils
 
 
 def learned_flags(t, err):
@@ -116,11 +117,58 @@ def case_pledge_learn_python_http_server(t):
     body, _, err = serve_and_fetch(t, [*args, "--", *cmd], root, port)
     t.expect(body == b"hello learn\n" and not denials(err),
              f"rerun under {promises!r}: fetched {body!r}; denials {denials(err)!r}")
+    # without inet the server cannot make its socket: it exits, and the report says why
+    res = rerun(t, without(promises, "inet"), rules, *cmd)
+    t.expect(res.rc not in (0, None), f"without inet: {res.describe()}")
+    expect_line(t, res.err, "socket(AF_INET, SOCK_STREAM", "in python3[", "needs inet or anet or dns",
+                what="python3 without inet")
+
+
+def case_pledge_learn_wget_loopback(t):
+    """wget over loopback: learn, fetch again under the proposal with zero denials; without its network
+    promise the socket is reported, without the output directory's rule the write."""
+    www, out = Path(t.ws.base) / "learn-wget-www", Path(t.ws.base) / "learn-wget-out"
+    www.mkdir()
+    out.mkdir()
+    (www / "hello.txt").write_text("hello wget\n")
+    got, port = out / "got.txt", free_ports(1)[0]
+    cmd = ["/usr/bin/wget", "-q", "--tries=1", "-O", str(got), f"http://127.0.0.1:{port}/hello.txt"]
+    if not Path(cmd[0]).exists():
+        raise itlib.Skip("no /usr/bin/wget")
+    server = subprocess.Popen(["/usr/bin/python3", "-m", "http.server", "--bind", "127.0.0.1", str(port)], cwd=www,
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+    try:
+        t.require(wait_port(port, timeout=15), "the loopback server did not come up")
+        res = host_pledge(t, "--learn", "--", *cmd)
+        t.expect(res.rc == 0 and got.read_text() == "hello wget\n", f"learn: {res.describe()}")
+        promises, rules = learned_flags(t, res.err)
+        t.expect(any(r.endswith(f":{out}") and "w" in r.split(":")[0] for r in rules), f"no rule for {out}: {rules!r}")
+        got.unlink()
+        res = rerun(t, promises, rules, *cmd)
+        t.expect(res.rc == 0 and got.exists() and got.read_text() == "hello wget\n"
+                 and not denials(res.err) and not unveils(res.err),
+                 f"rerun under {promises!r} {rules!r}: {res.describe()} {res.err[-400:]!r}")
+        net = next((p for p in ("inet", "dns", "anet") if p in promises.split()), None)
+        t.require(net is not None, f"learned {promises!r}: no promise for the socket")
+        res = rerun(t, without(promises, net), rules, *cmd)
+        t.expect(res.rc != 0, f"without {net}: {res.describe()}")
+        expect_line(t, res.err, "socket(AF_INET, SOCK_STREAM", "in wget[", "needs inet or anet or dns",
+                    what=f"wget without {net}")
+        got.unlink(missing_ok=True)
+        with audit_on(t):
+            res = rerun(t, promises, [r for r in rules if not r.endswith(f":{out}")], *cmd)
+        t.expect(res.rc != 0 and not got.exists(), f"without the rule for {out}: {res.describe()}")
+        t.expect(any(f'"{out}' in x and " in wget[" in x and x.endswith(f"needs c:{out}") for x in unveils(res.err)),
+                 f"without the rule for {out}: no unveil report naming it: {res.err[-600:]!r}")
+    finally:
+        server.terminate()
+        server.wait()
 
 
 def case_pledge_learn_container_annotation(t):
-    """sworn.pledge.learn in a bundle: run prints the proposal and keeps it in the state dir; the proposal runs clean."""
-    script = "echo hi > /tmp/out; cat /tmp/out; ls /data >/dev/null"
+    """sworn.pledge.learn in a bundle: a busybox script that writes and execs; run prints the proposal and keeps it
+    in the state dir; the proposal runs clean; without cpath the write is reported."""
+    script = "echo hi > /tmp/out; cat /tmp/out; ls /data >/dev/null; (exec /bin/true)"
     cfg = ann_config(t, ["/bin/sh", "-c", script], {"sworn.pledge.learn": "true"})
     cid, bundle = pbundle(t, cfg)
     res = t.rt("run", "--keep", "--bundle", str(bundle), cid)
@@ -135,3 +183,10 @@ def case_pledge_learn_container_annotation(t):
     res = t.rt("run", "--bundle", str(bundle2), cid2)
     t.expect(res.rc == 0 and res.out.strip() == "hi" and not denials(res.err),
              f"rerun under {ann!r}: {res.describe()} {res.err[-300:]!r}")
+    t.expect("exec" in ann["sworn.pledge.promises"].split(), f"the script's exec not learned: {ann!r}")
+    fewer = dict(ann, **{"sworn.pledge.promises": without(ann["sworn.pledge.promises"], "cpath")})
+    cid3, bundle3 = pbundle(t, ann_config(t, ["/bin/sh", "-c", script], fewer))
+    res = t.rt("run", "--bundle", str(bundle3), cid3)
+    t.expect("hi" not in res.out, f"without cpath: {res.describe()}")
+    expect_line(t, res.err, 'openat("/tmp/out", O_WRONLY|O_CREAT|O_TRUNC, 0666) in sh[1]: needs cpath',
+                what="busybox sh without cpath")

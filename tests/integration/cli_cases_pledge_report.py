@@ -198,6 +198,20 @@ def case_pledge_report_run_kill(t):
     t.expect(any(r.get("killed") and r.get("needs") == ["unix"] for r in recs), f"record: {recs!r}")
 
 
+def case_pledge_report_record_capped(t):
+    """2000 distinct denied calls: each still fails and is on stderr; pledge.log stops whole at its 64 KiB cap."""
+    script = "i=0; while [ $i -lt 2000 ]; do echo > /tmp/f$i; i=$((i+1)); done; echo done"
+    cid, res = keep_run(t, ann_config(t, ["/bin/sh", "-c", script], {"sworn.pledge.promises": "stdio rpath"}))
+    t.expect(res.rc == 0 and res.out.strip() == "done", f"run: {res.describe()}")
+    t.expect(res.err.count("Operation not permitted") == 2000, f"not every call failed: {res.err[-300:]!r}")
+    t.expect(len(denials(res.err)) == 2000, f"{len(denials(res.err))} reports on stderr, want 2000")
+    size = (t.rt.root / cid / "pledge.log").stat().st_size
+    t.expect(32 * 1024 < size <= 64 * 1024, f"pledge.log is {size} bytes, want at most 64 KiB and nearly full")
+    recs = record(t, cid)  # whole JSON lines only: the cap drops records, never halves one
+    t.expect(all(r["needs"] == ["cpath"] and r["syscall"] == "openat" for r in recs), f"records: {recs[-2:]!r}")
+    t.expect(recs and recs[0]["call"].startswith('openat("/tmp/f0"'), f"the first denial is kept: {recs[:1]!r}")
+
+
 def case_pledge_report_create_start_exec(t):
     """Detached create/start and sworn exec: each pledged process tree has its reporter; exec prints to its stderr."""
     ann = {"sworn.pledge.promises": "stdio rpath"}
