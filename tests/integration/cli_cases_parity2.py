@@ -196,3 +196,12 @@ def case_parity2_host_terminal_not_given_away(t):
                           stdin=slave, stdout=slave, stderr=slave, timeout=30)
     t.expect(proc.returncode == 0, f"run with a host pty as stdio: exit {proc.returncode}")
     t.expect(os.fstat(slave).st_uid == 0, f"the host's terminal now belongs to uid {os.fstat(slave).st_uid}")
+
+
+def case_parity2_missing_cwd_created(t):
+    """A process.cwd that does not exist in the rootfs is created (runc's
+    createCwd), owned by root, and the program starts in it."""
+    cid, res = t.run(t.config(["/bin/sh", "-c", "pwd; stat -c %u:%a /new/deep/dir"], cwd="/new/deep/dir"))
+    t.expect(res.rc == 0 and res.out.split() == ["/new/deep/dir", "0:755"],
+             f"run with a missing cwd: {res.describe()} {res.out!r}")
+
