@@ -117,7 +117,7 @@ struct Bundle {
   std::string dir;               // TaskDir/sworn
   std::string container_id;
   std::string cgroups_path;      // as in config.json linux.cgroupsPath
-  bool reuse_cgroup = false;     // Nomad's own cgroup: never remove it (recreate after sworn delete)
+  bool reuse_cgroup = false;     // Nomad's own cgroup: sworn delete keeps it; the driver recreates it if gone
   nlohmann::json config;         // the OCI config
   std::string resolv_conf, hosts;  // file contents to write beside config.json ("" = none)
 };

@@ -22,7 +22,9 @@ namespace {
 
 using nlohmann::json;
 
-// Nomad 1.6 reuses its task cgroup on restart; sworn's delete removes it.
+// Nomad 1.6 reuses its task cgroup on restart. sworn's delete keeps a
+// cgroup that existed before create (the state's cgroup_reused); this puts
+// it back should it be gone anyway, before Nomad places the next run there.
 void RecreateCgroup(const std::string& dir) {
   if (dir.empty()) return;
   std::error_code ec;
