@@ -42,6 +42,9 @@ constexpr Shape kShapes[] = {
     {__NR_setsockopt, "fff"}, {__NR_getsockopt, "fff"}, {__NR_fallocate, "ffff"}, {__NR_bind, "f"},
     {__NR_connect, "f"}, {__NR_listen, "ff"}, {__NR_sendmsg, "f_x"}, {__NR_recvmsg, "f_x"},
     {__NR_setuid, "f"}, {__NR_setgid, "f"}, {__NR_unshare, "c"}, {__NR_setns, "fc"},
+    // No arguments: what is in their registers is whatever the caller left.
+    {__NR_fork, ""}, {__NR_vfork, ""}, {__NR_setsid, ""}, {__NR_sync, ""}, {__NR_pause, ""},
+    {__NR_getpgrp, ""}, {__NR_vhangup, ""}, {__NR_munlockall, ""}, {__NR_inotify_init, ""},
 };
 
 using Bit = std::pair<uint64_t, const char*>;

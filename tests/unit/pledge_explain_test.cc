@@ -96,6 +96,8 @@ TEST_CASE("denied calls are printed with their decisive arguments", "[unit][pled
         "mmap(NULL, 4096, PROT_READ|PROT_EXEC, MAP_PRIVATE, 3, 0)");
   CHECK(DescribeCall(kCalls[13].nr, kCalls[13].args, read) == "socket(AF_PACKET, SOCK_RAW, 0)");
   CHECK(DescribeCall(kCalls[15].nr, kCalls[15].args, read) == "clone(CLONE_NEWUSER|17)");
+  Call vfork{__NR_vfork, {0x559c88e705aa, 0x7ffd41e36f80}};  // dash's registers at its vfork
+  CHECK(DescribeCall(vfork.nr, vfork.args, read) == "vfork()");
   Call unreadable{__NR_openat, {3, 0x2000, O_RDONLY}};
   CHECK(DescribeCall(unreadable.nr, unreadable.args, read) == "openat(3, ?, O_RDONLY)");
   CHECK(FormatDenial(kCalls[2].nr, kCalls[2].args, read, "sh", 12, ExplainSyscall(kCalls[2].nr, kCalls[2].args, 0)) ==
