@@ -6,11 +6,15 @@
 #include <spawn.h>
 #include <sys/mount.h>
 #include <sys/prctl.h>
+#include <sys/statvfs.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <climits>
+#include <cstdlib>
 #include <string>
+#include <string_view>
 
 #include "core/sys.h"
 
@@ -143,10 +147,77 @@ Result<UniqueFd> IdMappedTree(const spec::Mount& m, const std::string& field) {
   return tree;
 }
 
+namespace {
+
+std::string MountinfoUnescape(std::string_view s) {
+  std::string out;
+  for (size_t i = 0; i < s.size(); ++i) {
+    if (s[i] == '\\' && i + 3 < s.size()) {
+      out += static_cast<char>(((s[i + 1] - '0') << 6) | ((s[i + 2] - '0') << 3) | (s[i + 3] - '0'));
+      i += 3;
+    } else {
+      out += s[i];
+    }
+  }
+  return out;
+}
+
+// Whether a mount sits strictly below dir (the mountinfo mount points).
+bool HasSubmounts(const std::string& dir) {
+  auto info = ReadFile("/proc/self/mountinfo");
+  if (!info) return true;
+  std::string prefix = dir == "/" ? "/" : dir + "/";
+  for (size_t at = 0; at < info->size();) {
+    size_t nl = info->find('\n', at);
+    std::string_view line(info->data() + at, (nl == std::string::npos ? info->size() : nl) - at);
+    at = nl == std::string::npos ? info->size() : nl + 1;
+    size_t f = 0;
+    for (int field = 0; field < 4 && f != std::string_view::npos; ++field) f = line.find(' ', f + 1);
+    if (f == std::string_view::npos) continue;
+    size_t end = line.find(' ', f + 1);
+    std::string point = MountinfoUnescape(line.substr(f + 1, end - f - 1));
+    if (point.size() > prefix.size() && point.starts_with(prefix)) return true;
+  }
+  return false;
+}
+
+// A plain detached copy of a bind source, for the init of a user-namespaced
+// container, which may not reach the source's path. Only when the copy
+// carries no ro/nosuid/nodev/noexec: the kernel locks such flags on mounts
+// the init's namespace inherits, not on a tree attached from outside, so
+// the container's root could remount a read-only host mount read-write.
+// Then (or when the runtime may not clone, rootless) the init binds the
+// path itself, as before.
+UniqueFd BindSourceTree(const spec::Mount& m) {
+  bool rec = (m.flags & MS_REC) != 0;
+  UniqueFd tree(static_cast<int>(
+      syscall(SYS_open_tree, AT_FDCWD, m.source.c_str(), kOpenTreeClone | O_CLOEXEC | (rec ? AT_RECURSIVE : 0))));
+  struct statvfs vfs;
+  if (!tree || fstatvfs(tree.get(), &vfs) < 0) return {};
+  if (vfs.f_flag & (ST_RDONLY | ST_NOSUID | ST_NODEV | ST_NOEXEC)) return {};
+  char real[PATH_MAX];
+  if (rec && (!realpath(m.source.c_str(), real) || HasSubmounts(real))) return {};
+  return tree;
+}
+
+}  // namespace
+
 Result<std::vector<UniqueFd>> IdMappedTrees(const spec::Spec& spec) {
   std::vector<UniqueFd> out(spec.mounts.size());
-  for (size_t i = 0; i < spec.mounts.size(); ++i)
-    if (spec.mounts[i].idmap) out[i] = SWORN_TRY(IdMappedTree(spec.mounts[i], "mounts[" + std::to_string(i) + "]"));
+  // In a user namespace the init is root of that namespace only: a source
+  // under a directory only the host's root may enter (0700) is out of its
+  // reach. runc 1.2 (goCreateMountSources) clones such sources in the
+  // runtime; so do we. Best effort: where the clone fails (a rootless
+  // runtime lacks CAP_SYS_ADMIN for it) the init binds the path itself and
+  // reports what it finds there.
+  bool userns = spec.linux.Find(spec::NsType::kUser) != nullptr;
+  for (size_t i = 0; i < spec.mounts.size(); ++i) {
+    const auto& m = spec.mounts[i];
+    if (m.idmap)
+      out[i] = SWORN_TRY(IdMappedTree(m, "mounts[" + std::to_string(i) + "]"));
+    else if (userns && m.bind)
+      out[i] = BindSourceTree(m);
+  }
   return out;
 }
 

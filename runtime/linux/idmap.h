@@ -34,7 +34,9 @@ Result<UniqueFd> MakeUserNs(const std::vector<spec::IdMap>& uids, const std::vec
 // it with AttachTree. Errors name the mount (field, destination); a
 // filesystem that cannot be id-mapped says so.
 Result<UniqueFd> IdMappedTree(const spec::Mount& m, const std::string& field);
-// IdMappedTree for every id-mapped mount of spec; an empty fd elsewhere.
+// IdMappedTree for every id-mapped mount of spec; in a container with a
+// user namespace, a plain detached copy of every other bind source (when
+// the runtime can make one); an empty fd elsewhere.
 Result<std::vector<UniqueFd>> IdMappedTrees(const spec::Spec& spec);
 // move_mount of a detached tree onto the O_PATH target.
 Result<void> AttachTree(int tree_fd, int target_fd, const std::string& dest);

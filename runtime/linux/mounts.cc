@@ -161,7 +161,8 @@ Result<void> MountBind(RootfsContext& ctx, const spec::Mount& m, int idmap_fd) {
   if (r < 0) return Fail(SysError("bind mount source: stat", m.source));
   auto target = SWORN_TRY(EnsureTarget(ctx.root_fd.get(), m.destination, !S_ISDIR(st.st_mode)));
   SWORN_TRY(CheckProcDestination(ctx, m, target.get()));
-  // An id-mapped bind: the runtime made the tree (linux_idmap::IdMappedTree).
+  // The runtime made the tree (linux_idmap::IdMappedTrees): id-mapped, or
+  // a source the container's user namespace may not reach.
   if (idmap_fd >= 0)
     SWORN_TRY(linux_idmap::AttachTree(idmap_fd, target.get(), m.destination));
   else

@@ -22,7 +22,9 @@ struct RootfsContext {
   bool cgroupns = false;     // mount real cgroup filesystems
   std::vector<std::string> cgroup_dirs;  // the container's cgroups, for bind mounts
   bool host_mountns = false; // no mount namespace: mounts stay under the rootfs bind, chroot
-  std::vector<int> idmap_fds;  // per spec mount: a detached id-mapped tree to attach, or -1
+  // per spec mount: a detached tree to attach (id-mapped, or the bind source
+  // of a user-namespaced container; linux_idmap::IdMappedTrees), or -1
+  std::vector<int> idmap_fds;
 };
 
 // Slave propagation on "/", then the rootfs bind-mounted onto itself so it

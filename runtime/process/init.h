@@ -39,7 +39,7 @@ struct InitRequest {
   std::vector<std::string> cgroup_dirs;
   std::vector<int> join_fds;                // cgroup v1 `tasks` to join first (cgroup/self_join.h)
   std::vector<std::string> join_dirs;       // their directories, for errors
-  std::vector<int> idmap_fds;  // per spec mount: an id-mapped tree (linux_idmap::IdMappedTrees) or -1
+  std::vector<int> idmap_fds;  // per spec mount: a tree the runtime made (linux_idmap::IdMappedTrees) or -1
   nlohmann::json hook_state;         // state for createContainer/startContainer; the
                                      // child fills in pid (from kGo) and status
   std::vector<const security::BpfProgram*> filters;  // linux.seccomp, then pledge

@@ -205,3 +205,45 @@ def case_parity2_missing_cwd_created(t):
     t.expect(res.rc == 0 and res.out.split() == ["/new/deep/dir", "0:755"],
              f"run with a missing cwd: {res.describe()} {res.out!r}")
 
+
+def case_parity2_bind_under_root_only_dir_userns(t):
+    """A bind mount whose source sits under a root-only (0700) host directory
+    works in a container with a user namespace (runc resolves the source as
+    the runtime, before the container's root could not reach it)."""
+    from cli_cases_more import chown_tree, in_user_namespace
+    host = Path(t.ws.base) / f"root-only-{t.name}"
+    (host / "src").mkdir(parents=True)
+    (host / "src" / "f").write_text("through-root-only\n")
+    os.chmod(host, 0o700)
+    cfg = t.config(["/bin/cat", "/mnt/f"])
+    in_user_namespace(cfg, 100000, 65536)
+    cfg["mounts"].append({"destination": "/mnt", "type": "bind", "source": str(host / "src"),
+                          "options": ["rbind", "ro"]})
+    cid, bundle = t.bundle(cfg)
+    chown_tree(bundle / "rootfs", 100000)
+    for d in (t.ws.base, bundle.parent, bundle):  # mkdtemp's 0700 would stop uid 100000
+        os.chmod(d, 0o711)
+    res = t.rt("run", "--bundle", str(bundle), cid)
+    t.expect(res.rc == 0 and res.out == "through-root-only\n", f"run: {res.describe()} {res.out!r}")
+    # A read-only host mount as the source stays read-only for the
+    # container's root, which has CAP_SYS_ADMIN in its user namespace.
+    open_dir = Path(t.ws.base) / f"ro-src-{t.name}"
+    open_dir.mkdir(mode=0o777)
+    os.chmod(open_dir, 0o777)
+    cfg["mounts"][-1] = {"destination": "/mnt", "type": "bind", "source": str(open_dir), "options": ["rbind"]}
+    cfg["process"]["args"] = ["/bin/sh", "-c", "mount -o remount,bind,rw /mnt 2>/dev/null; touch /mnt/new 2>&1; "
+                              "grep -c ' /mnt ro,' /proc/self/mountinfo"]
+    for k in ("bounding", "effective", "permitted"):
+        cfg["process"]["capabilities"][k] = cfg["process"]["capabilities"][k] + ["CAP_SYS_ADMIN"]
+    cfg["linux"].pop("seccomp", None)
+    cid, bundle = t.bundle(cfg)
+    chown_tree(bundle / "rootfs", 100000)
+    os.chmod(bundle.parent, 0o711)
+    os.chmod(bundle, 0o711)
+    script = (f"mount --bind {open_dir} {open_dir} && mount -o remount,bind,ro {open_dir} && "
+              f"exec {' '.join(t.rt.prefix)} --root {t.rt.root} run --bundle {bundle} {cid}")
+    proc = subprocess.run(["unshare", "-m", "--propagation", "private", "sh", "-c", script],
+                          capture_output=True, text=True, timeout=30)
+    t.expect(proc.returncode == 0 and not (open_dir / "new").exists() and "Read-only" in proc.stdout,
+             f"the container's root made a read-only host mount writable: exit {proc.returncode} "
+             f"{proc.stdout!r} {proc.stderr[-300:]!r}")
