@@ -93,6 +93,9 @@ class Placement {
   void Rejoin() const;
 };
 
+// Below: teardown.cc.
+// dir and every cgroup below it, parents first.
+std::vector<std::string> Tree(const std::string& dir);
 // Whether pid is in one of dirs or below it, by /proc/PID/cgroup: a pid
 // from a state file that is anywhere else is not the container's.
 bool Contains(const std::vector<std::string>& dirs, pid_t pid);
