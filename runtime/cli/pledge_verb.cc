@@ -25,6 +25,7 @@
 #include "security/auto_unveil.h"
 #include "security/dmz.h"
 #include "security/pledge_cache.h"
+#include "security/pledge_learn.h"
 #include "security/pledge_reporter.h"
 #include "security/sandbox.h"
 
@@ -88,18 +89,17 @@ void PledgeUsage(FILE* out) {
 int ParseArgs(const std::vector<std::string>& in, PledgeArgs& a) {
   std::vector<std::string> store = {"sworn pledge"};
   store.insert(store.end(), in.begin(), in.end());
-  // --learn, before the program: getopt here takes short options only.
-  for (size_t i = 1; i < store.size() && store[i] != "--" && store[i][0] == '-'; ++i)
-    if (store[i] == "--learn") store[i] = "-L";
-    else if (store[i] == "--help") store[i] = "-h";
-    else if (store[i] == "--no-report") store[i] = "-R";
+  static const option kLong[] = {
+      {"learn", no_argument, nullptr, 'L'}, {"help", no_argument, nullptr, 'h'},
+      {"no-report", no_argument, nullptr, 'R'}, {nullptr, 0, nullptr, 0}};
   std::vector<char*> argv;
   for (auto& s : store) argv.push_back(s.data());
   argv.push_back(nullptr);
   optind = 1;
   int c;
   rlim_t v;
-  while ((c = getopt(static_cast<int>(store.size()), argv.data(), "+hnqkLRNVDT:p:u:g:c:C:P:M:F:O:v:")) != -1) {
+  while ((c = getopt_long(static_cast<int>(store.size()), argv.data(), "+hnqkLRNVDT:p:u:g:c:C:P:M:F:O:v:", kLong,
+                          nullptr)) != -1) {
     switch (c) {
       case 'p':
         if (a.any_p) a.promises += ' ';
@@ -220,7 +220,7 @@ int Pledge(const Globals&, const std::vector<std::string>& args) {
   security::ReporterOptions ro{spec->penalty, pledge->startup_grant, !a.quiet || a.learn, ""};
   ro.learn = a.learn;
   ro.unveil = spec->report && landlock && landlock->abi > 0;
-  for (const auto& s : a.command) ro.program += (ro.program.empty() ? "" : " ") + s;
+  ro.program = security::ShellJoin(a.command);
   Result<UniqueFd> report = UniqueFd();  // --no-report: the filter applies the penalty itself
   if (pledge->report) report = security::StartReporter(ro);
   if (!report) return Die(19, report.error().Message());

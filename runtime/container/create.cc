@@ -195,7 +195,7 @@ Result<Created> Create(const std::string& root, const CreateOptions& o) {
   // Denials of `run` are printed on its stderr too; a detached container's
   // only go to its record (a caller reading create's stderr to EOF must not
   // wait for the container).
-  SWORN_TRY(StartPledgeReporter(sandbox, dir.path(), o.foreground));
+  SWORN_TRY(StartPledgeReporter(sandbox, dir.path(), o.foreground, spec.process->args));
   sandbox.AttachTo(req);
   req.pid1_fd = pid1.get();
 

@@ -123,7 +123,7 @@ Result<Created> Exec(const std::string& root, const ExecOptions& o) {
   dmz.AttachTo(req);
   // An exec'd process lives under the container's promises and unveils too.
   auto sandbox = SWORN_TRY(PrepareSandbox(root, info.st.annotations, info.st.rootfs, o.process, false));
-  SWORN_TRY(StartPledgeReporter(sandbox, root + "/" + o.id, !o.detach));
+  SWORN_TRY(StartPledgeReporter(sandbox, root + "/" + o.id, !o.detach, o.process.args));
   sandbox.AttachTo(req);
 
   // Into a paused container the process is placed only once it has exec'd:

@@ -14,6 +14,7 @@
 #include "core/unix_socket.h"
 #include "linux/idmap.h"
 #include "pid1/pid1.h"
+#include "security/pledge_learn.h"
 #include "security/dmz.h"
 #include "security/pledge_cache.h"
 #include "security/pledge_reporter.h"
@@ -194,7 +195,8 @@ Result<SandboxSetup> PrepareSandbox(const std::string& root, const std::map<std:
   return s;
 }
 
-Result<void> StartPledgeReporter(SandboxSetup& s, const std::string& state_dir, bool text) {
+Result<void> StartPledgeReporter(SandboxSetup& s, const std::string& state_dir, bool text,
+                                 const std::vector<std::string>& args) {
   if (!s.pledge || !s.pledge->report) return {};
   security::ReporterOptions o;
   o.penalty = s.spec.penalty;
@@ -204,6 +206,7 @@ Result<void> StartPledgeReporter(SandboxSetup& s, const std::string& state_dir, 
   o.learn = s.spec.learn;
   o.unveil = s.spec.unveil.has_value();
   o.learned_path = state_dir + "/" + security::kPledgeLearnedFile;
+  o.program = security::ShellJoin(args);
   s.repledge.report = SWORN_TRY(security::StartReporter(o));
   return {};
 }

@@ -123,7 +123,9 @@ Result<SandboxSetup> PrepareSandbox(const std::string& root, const std::map<std:
 // With reporting on, forks the pledge reporter for this process tree
 // (pledge_reporter.h): reports go to `state_dir`/pledge.log and, when
 // `text`, to our stderr.
-Result<void> StartPledgeReporter(SandboxSetup& s, const std::string& state_dir, bool text);
+// args: the program's, for the learned `sworn pledge` line.
+Result<void> StartPledgeReporter(SandboxSetup& s, const std::string& state_dir, bool text,
+                                 const std::vector<std::string>& args);
 
 // Reads the child's messages up to kReady: a pty master is returned, a
 // seccomp listener is sent on to the profile's listenerPath along with the

@@ -70,6 +70,8 @@ void Configure(const std::string& path, bool json, bool debug) {
   }
 }
 
+int FileFd() { return TheSink().fd == 2 ? -1 : TheSink().fd; }
+
 void Write(Level level, std::string_view msg) {
   Sink& s = TheSink();
   if (level == Level::kDebug && !s.debug) return;

@@ -60,7 +60,8 @@ constexpr PathArg kPathArgs[] = {
 
 std::vector<PathUse> PathUses(int nr, const uint64_t args[6],
                               const std::function<std::optional<std::string>(uint64_t)>& read,
-                              const PathResolver& resolve) {
+                              const PathResolver& resolve,
+                              const std::function<bool(const std::string&)>& exists) {
   std::vector<PathUse> out;
   for (const auto& a : kPathArgs) {
     if (a.nr != nr || !args[a.path]) continue;
@@ -71,7 +72,8 @@ std::vector<PathUse> PathUses(int nr, const uint64_t args[6],
     char use = a.use;
     if (use == 'o') {
       uint64_t f = args[a.path + 1];
-      if (f & (0100 | 020000000)) use = 'c';  // O_CREAT, O_TMPFILE
+      bool creates = (f & 020000000) || ((f & 0100) && !(exists && exists(abs)));  // O_TMPFILE, O_CREAT
+      if (creates) use = 'c';
       else if (f & 3) use = 'w';
       else use = 'r';
       if ((f & 3) == 0 && (f & 01000)) use = 'w';  // O_TRUNC
@@ -185,6 +187,23 @@ nlohmann::json LearnedJson(const LearnedPolicy& p) {
   return {{"annotations", ann}, {"impossible", p.impossible}};
 }
 
+std::string ShellJoin(const std::vector<std::string>& args) {
+  std::string out;
+  for (const auto& a : args) {
+    if (!out.empty()) out += ' ';
+    bool plain = !a.empty() && a.find_first_not_of("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789"
+                                                   "-_./:=@%+,") == std::string::npos;
+    if (plain) {
+      out += a;
+      continue;
+    }
+    out += '\'';
+    for (char c : a) out += c == '\'' ? std::string("'\\''") : std::string(1, c);
+    out += '\'';
+  }
+  return out;
+}
+
 std::string FormatLearned(const LearnedPolicy& p, const std::string& program) {
   nlohmann::json j = LearnedJson(p);
   std::string promises = j["annotations"]["sworn.pledge.promises"];
@@ -193,7 +212,7 @@ std::string FormatLearned(const LearnedPolicy& p, const std::string& program) {
   if (!p.unveil.empty()) {
     hcl += "  unveil   = [";
     for (size_t i = 0; i < p.unveil.size(); ++i) {
-      flags += " -v " + p.unveil[i];
+      flags += " -v " + ShellJoin({p.unveil[i]});
       hcl += (i ? ", " : "") + nlohmann::json(p.unveil[i]).dump();
     }
     hcl += "]\n";

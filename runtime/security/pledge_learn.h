@@ -34,10 +34,13 @@ struct PathUse {
 
 // The uses of paths a call makes, from its decoded arguments; relative paths
 // are resolved by `resolve(dirfd, path)`. Empty for calls without paths.
+// `exists(path)`, when given, tells an O_CREAT open of a file that is there
+// already (which Landlock lets through without c on its directory).
 using PathResolver = std::function<std::string(int64_t dirfd, const std::string& path)>;
 std::vector<PathUse> PathUses(int nr, const uint64_t args[6],
                               const std::function<std::optional<std::string>(uint64_t)>& read,
-                              const PathResolver& resolve);
+                              const PathResolver& resolve,
+                              const std::function<bool(const std::string&)>& exists = nullptr);
 
 struct LearnedPolicy {
   std::vector<std::string> promises;    // cosmo order
@@ -61,6 +64,9 @@ class PolicyLearner {
 
 // The policy as `sworn pledge` flags, a bundle's annotations JSON and a Nomad
 // task config {} snippet, for the operator to paste.
+// args as one shell command line that can be pasted: words that need it
+// single-quoted.
+std::string ShellJoin(const std::vector<std::string>& args);
 std::string FormatLearned(const LearnedPolicy& p, const std::string& program);
 nlohmann::json LearnedJson(const LearnedPolicy& p);
 

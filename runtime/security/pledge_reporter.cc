@@ -6,6 +6,7 @@
 #include <signal.h>
 #include <sys/ioctl.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -19,6 +20,7 @@
 
 #include "core/json_input.h"
 #include "core/sys.h"
+#include "core/log.h"
 #include "security/dmz.h"
 #include "security/pledge_explain.h"
 #include "security/pledge_learn.h"
@@ -90,7 +92,8 @@ class Reporter {
   void WriteLearned();
   void Unveiled(const UnveilDenial& d);
   // kill: recorded even past the cap (up to twice it), as `run` reads it.
-  void Emit(const std::string& line, const nlohmann::json& rec, bool kill);
+  // print: also on stderr (when text).
+  void Emit(const std::string& line, const nlohmann::json& rec, bool kill, bool print = true);
 
  private:
   void Handle(const seccomp_notif& req);
@@ -143,7 +146,12 @@ void Reporter::Learn(const seccomp_notif& req, const uint64_t args[6]) {
     ssize_t n = readlink(base.c_str(), buf, sizeof(buf) - 1);
     return (n > 0 ? std::string(buf, static_cast<size_t>(n)) : std::string("/?")) + "/" + path;
   };
-  learner_.Record(req.data.nr, args, entry_ns_pid_, PathUses(req.data.nr, args, read, resolve));
+  // Seen from the caller's root, before the call runs.
+  auto exists = [&](const std::string& abs) {
+    struct stat st;
+    return stat(("/proc/" + std::to_string(tid) + "/root" + abs).c_str(), &st) == 0;
+  };
+  learner_.Record(req.data.nr, args, entry_ns_pid_, PathUses(req.data.nr, args, read, resolve, exists));
   Answer(req.id, 0, 0, SECCOMP_USER_NOTIF_FLAG_CONTINUE);
 }
 
@@ -158,7 +166,7 @@ void Reporter::WriteLearned() {
   nlohmann::json rec = LearnedJson(p);
   rec["type"] = "learned";
   rec["message"] = "pledge learn: " + rec["annotations"].dump();
-  Emit(rec["message"], rec, true);
+  Emit(rec["message"], rec, true, false);  // on stderr already, above
 }
 
 void Reporter::Answer(uint64_t id, int error, int64_t val, uint32_t flags) {
@@ -189,13 +197,14 @@ std::optional<std::string> Reporter::ReadString(pid_t tid, uint64_t id, uint64_t
   return out;
 }
 
-void Reporter::Emit(const std::string& line, const nlohmann::json& rec, bool kill) {
+void Reporter::Emit(const std::string& line, const nlohmann::json& rec, bool kill, bool print) {
   if (!kill && seen_.size() >= 4096 && !seen_.contains(line)) return;  // a flood of distinct calls: stop remembering
   if (seen_[line]++ > 0 && !kill) return;                                // printed and recorded once
-  if (o_.text) {
+  if (o_.text && print) {
     std::string l = line + "\n";
     (void)!write(2, l.data(), l.size());
   }
+  if (log::FileFd() >= 0) log::Warn(line);
   if (!record_) return;
   std::string j = rec.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace) + "\n";
   if (recorded_ + j.size() > (kill ? 2 : 1) * kRecordMaxBytes) return;
@@ -299,7 +308,8 @@ void Reporter::Serve() {
   dup2(null.get(), 0);
   dup2(null.get(), 1);
   if (!o.text) dup2(null.get(), 2);
-  CloseFdsExcept(3, {sock, record.get(), audit.fd()});
+  // The --log file stays: reports go there too, in its format (json or text).
+  CloseFdsExcept(3, {sock, record.get(), audit.fd(), log::FileFd()});
   signal(SIGPIPE, SIG_IGN);
   auto h = RecvListener(sock);
   close(sock);

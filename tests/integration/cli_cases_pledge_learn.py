@@ -7,6 +7,7 @@ zero denials, then take one promise away and see the precise report.
 """
 import json
 import re
+import shlex
 import signal
 import subprocess
 import time
@@ -14,7 +15,7 @@ import urllib.request
 from pathlib import Path
 
 import itlib
-from cli_cases_pledge import ann_config, free_ports, host_pledge, pbundle, pprobe_binary, wait_port
+from cli_cases_pledge import ann_config, free_ports, host_pledge, pbundle, pprobe_binary, sworn_cmd, wait_port
 from cli_cases_pledge_report import denials, expect_line
 from cli_cases_unveil_report import audit_on, unveils
 
@@ -190,3 +191,30 @@ def case_pledge_learn_container_annotation(t):
     t.expect("hi" not in res.out, f"without cpath: {res.describe()}")
     expect_line(t, res.err, 'openat("/tmp/out", O_WRONLY|O_CREAT|O_TRUNC, 0666) in sh[1]: needs cpath',
                 what="busybox sh without cpath")
+
+
+def case_pledge_learn_proposal_pastes(t):
+    """The learned 'sworn pledge' line pastes into a shell as is (quoted words, printed once), long options work
+    after -p ARG, an O_CREAT open of a file that exists needs no c, and under run the program is on the line."""
+    d = Path(t.ws.base) / "learn paste"
+    d.mkdir()
+    (d / "there").write_text("")
+    script = f"echo 'it''s here' > '{d}/there'; cat '{d}/there'"
+    res = host_pledge(t, "-p", "stdio", "--learn", "--", "/bin/sh", "-c", script)
+    t.expect(res.rc == 0 and "its here" in res.out, f"--learn after -p: {res.describe()} {res.err[-300:]!r}")
+    lines = [l.strip() for l in res.err.splitlines() if l.strip().startswith("sworn pledge -p '")]
+    t.require(len(lines) == 1, f"want the proposal once: {res.err[-800:]!r}")
+    t.expect(re.search(f"-v 'r?w:{re.escape(str(d))}'", lines[0]) and f"c:{d}" not in lines[0],
+             f"an existing file opened with O_CREAT wants w on its directory only: {lines[0]!r}")
+    t.expect(res.err.count("pledge learn: {") == 0, f"printed twice: {res.err[-800:]!r}")
+    sh = subprocess.run(["/bin/sh", "-c", lines[0].replace("sworn pledge", " ".join(map(shlex.quote, sworn_cmd(t))) + " pledge", 1)],
+                        stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=30)
+    t.expect(sh.returncode == 0 and sh.stdout == "its here\n" and not denials(sh.stderr),
+             f"pasted {lines[0]!r}: rc={sh.returncode} {sh.stdout!r} {sh.stderr[-300:]!r}")
+    res = host_pledge(t, "-p", "stdio rpath", "--no-report", "--", "/bin/sh", "-c", f"echo x > '{d}/there'")
+    t.expect(res.rc != 0 and "denied" not in res.err, f"--no-report after -p: {res.describe()} {res.err!r}")
+    cfg = ann_config(t, ["/bin/echo", "a b"], {"sworn.pledge.learn": "true"})
+    cid, bundle = pbundle(t, cfg)
+    res = t.rt("run", "--bundle", str(bundle), cid)
+    t.expect(res.rc == 0 and any(l.strip().endswith("-- /bin/echo 'a b'") for l in res.err.splitlines()),
+             f"run: the program on the learned line: {res.err[-600:]!r}")

@@ -322,3 +322,17 @@ def case_pledge_report_events(t):
     evs = [json.loads(line) for line in res.out.splitlines() if line.strip()]
     t.expect(any(e.get("type") == "pledge" and e["data"].get("needs") == ["wpath"] for e in evs),
              f"events on the stopped container: {res.describe()} {res.out[-400:]!r}")
+
+
+def case_pledge_report_in_json_log(t):
+    """With --log FILE --log-format json (as containerd and podman call us), each report is also a JSON log line."""
+    cfg = ann_config(t, ["/bin/pprobe", "open_wronly", "/tmp/f", "getpid"], {"sworn.pledge.promises": "stdio rpath"})
+    cid, bundle = pbundle(t, cfg)
+    log = Path(t.ws.base) / f"{cid}.log"
+    res = t.rt("--log", str(log), "--log-format", "json", "run", "--bundle", str(bundle), cid)
+    t.expect(res.rc == 0 and "getpid ok" in res.out, f"run: {res.describe()}")
+    t.require(itlib.wait_until(lambda: log.exists() and "denied" in log.read_text(), timeout=5),
+              f"no report in {log}: {log.read_text() if log.exists() else 'missing'!r}")
+    lines = [json.loads(line) for line in log.read_text().splitlines() if line.strip()]
+    t.expect(any(l.get("level") == "warning" and 'openat("/tmp/f", O_WRONLY) in pprobe[1]: needs wpath' in l["msg"]
+                 and "time" in l for l in lines), f"log lines: {lines!r}")
