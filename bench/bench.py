@@ -275,6 +275,10 @@ def parse_args():
                         "pledged='{\"annotations\": {\"sworn.pledge.promises\": \"stdio rpath\"}}'")
     p.add_argument("--timeout", type=float, default=TIMEOUT, help="seconds allowed per run (default %(default)s)")
     p.add_argument("--json", action="store_true", help="print results as JSON")
+    p.add_argument("--gap", type=float, default=0.0,
+                   help="seconds of idle before each run (default 0: back to back). A host starting a container "
+                        "is rarely busy starting the previous one: with a gap, the kernel's deferred work (RCU "
+                        "grace periods a cgroup.procs write waits for) is what a first start pays")
     p.add_argument("--state-on-disk", action="store_true",
                    help="keep the runtimes' state roots on the temp dir's filesystem, not a tmpfs")
     return p.parse_args()
@@ -313,6 +317,7 @@ def main():
         with tempfile.TemporaryFile() as log:
             for i in range(args.warmup + args.iterations):
                 for subject in subjects:
+                    time.sleep(args.gap)
                     subject.once(bundle, log, record=i >= args.warmup)
         report({s.name: s.summary() for s in subjects}, args.json)
     finally:

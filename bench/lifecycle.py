@@ -174,6 +174,7 @@ def main():
     p.add_argument("--iterations", type=int, default=20)
     p.add_argument("--warmup", type=int, default=3)
     p.add_argument("--json", action="store_true")
+    p.add_argument("--gap", type=float, default=0.0, help="seconds of idle before each subject's turn (see bench.py)")
     p.add_argument("--state-on-disk", action="store_true",
                    help="keep the runtimes' state roots on the temp dir's filesystem, not a tmpfs (see bench.py)")
     args = p.parse_args()
@@ -196,6 +197,7 @@ def main():
                 s.start_sleeper(log)
             for i in range(args.warmup + args.iterations):
                 for s in subjects:
+                    bench.time.sleep(args.gap)
                     s.once(log, record=i >= args.warmup)
         modes = ("create+start+delete", "exec")
         report({m: {s.name: s.summary(m) for s in subjects} for m in modes}, args.json)
