@@ -281,7 +281,9 @@ Result<void> CheckStateDirs(const std::vector<std::string>& dirs, const std::str
     std::string rel = dir.substr(h->mount.size());
     for (const auto& part : Split(rel.substr(1), '/'))
       if (part.empty() || part == "." || part == "..") return bad("is not a normalized path");
-    bool mine = absolute ? rel == suffix : rel.size() > suffix.size() && rel.ends_with(suffix);
+    // Relative: below the runtime's own cgroup, which may be the root
+    // (suffix starts with "/", so ends_with stops at a component).
+    bool mine = absolute ? rel == suffix : rel.ends_with(suffix);
     if (!mine) return bad("is not the container's cgroup (linux.cgroupsPath \"" + cgroups_path + "\")");
   }
   return {};

@@ -178,6 +178,19 @@ TEST_CASE("reused cgroup dirs round-trip and must be among the container's", "[u
   CHECK(back->cgroup_reused.empty());
 }
 
+TEST_CASE("a relative cgroupsPath's dirs are the container's, below any own cgroup", "[unit][state]") {
+  // A relative cgroupsPath resolves below the runtime's own cgroup, which is
+  // the hierarchy's root for many hierarchies (create succeeded, then every
+  // later verb found the state damaged and delete left all behind).
+  using sworn::cgroup::CheckStateDirs;
+  CHECK(CheckStateDirs({"/sys/fs/cgroup/pids/rel/x"}, "rel/x", "c1"));
+  CHECK(CheckStateDirs({"/sys/fs/cgroup/pids/user/a/rel/x"}, "rel/x", "c1"));
+  CHECK_FALSE(CheckStateDirs({"/sys/fs/cgroup/pids/xrel/x"}, "rel/x", "c1"));
+  CHECK_FALSE(CheckStateDirs({"/sys/fs/cgroup/pids/other"}, "rel/x", "c1"));
+  CHECK(CheckStateDirs({"/sys/fs/cgroup/pids/rel/x"}, "/rel/x", "c1"));
+  CHECK_FALSE(CheckStateDirs({"/sys/fs/cgroup/pids/user/rel/x"}, "/rel/x", "c1"));
+}
+
 TEST_CASE("created stamps are UTC RFC 3339, as gmtime gives them", "[unit][state]") {
   // 1970, leap days (2000 is a leap year, 2100 not), year ends, before 1970.
   for (int64_t t : {int64_t{0}, int64_t{951782400}, int64_t{951868799}, int64_t{4107542400}, int64_t{1796435501},
