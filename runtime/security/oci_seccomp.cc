@@ -31,6 +31,15 @@ using ScmpCtx = std::unique_ptr<void, decltype(&seccomp_release)>;
 constexpr size_t kMaxNames = 65536;
 constexpr size_t kMaxRules = 4096;
 
+bool KnownAction(const std::string& name) {
+  static const char* const kNames[] = {"SCMP_ACT_ALLOW", "SCMP_ACT_KILL",  "SCMP_ACT_KILL_THREAD", "SCMP_ACT_KILL_PROCESS",
+                                       "SCMP_ACT_TRAP",  "SCMP_ACT_ERRNO", "SCMP_ACT_TRACE",       "SCMP_ACT_LOG",
+                                       "SCMP_ACT_NOTIFY"};
+  for (const char* n : kNames)
+    if (name == n) return true;
+  return false;
+}
+
 Result<uint32_t> ParseAction(const std::string& name, const json& obj, const std::string& path, uint32_t default_errno) {
   uint32_t errno_ret = default_errno;
   if (spec::Member(obj, "errnoRet")) SWORN_TRY(spec::GetUint(obj, "errnoRet", path, errno_ret));
@@ -38,6 +47,9 @@ Result<uint32_t> ParseAction(const std::string& name, const json& obj, const std
   // MAX_ERRNO as values: 65536 would make a denied call "succeed" with 0.
   if (errno_ret > 4095)
     return Fail(FieldError(Sub(path, "errnoRet"), std::to_string(errno_ret) + " is out of range (0..4095)"));
+  // config-linux.md: an errno for an action that takes none MUST fail.
+  if (spec::Member(obj, "errnoRet") && name != "SCMP_ACT_ERRNO" && name != "SCMP_ACT_TRACE" && KnownAction(name))
+    return Fail(FieldError(Sub(path, "errnoRet"), "is set, but " + name + " returns no errno"));
   if (name == "SCMP_ACT_ALLOW") return SCMP_ACT_ALLOW;
   if (name == "SCMP_ACT_KILL" || name == "SCMP_ACT_KILL_THREAD") return SCMP_ACT_KILL_THREAD;
   if (name == "SCMP_ACT_KILL_PROCESS") return SCMP_ACT_KILL_PROCESS;
@@ -159,8 +171,13 @@ Result<BpfProgram> CompileOciSeccomp(const json& s) {
   uint32_t def_errno = EPERM;
   SWORN_TRY(Get(s, "defaultAction", "linux.seccomp", def_name));
   if (def_name.empty()) return Fail(FieldError("linux.seccomp.defaultAction", "is required"));
-  if (spec::Member(s, "defaultErrnoRet")) SWORN_TRY(spec::GetUint(s, "defaultErrnoRet", "linux.seccomp", def_errno));
-  json def_obj = {{"errnoRet", def_errno}};
+  json def_obj = json::object();
+  if (spec::Member(s, "defaultErrnoRet")) {
+    SWORN_TRY(spec::GetUint(s, "defaultErrnoRet", "linux.seccomp", def_errno));
+    if (def_name != "SCMP_ACT_ERRNO" && def_name != "SCMP_ACT_TRACE" && KnownAction(def_name))
+      return Fail(FieldError("linux.seccomp.defaultErrnoRet", "is set, but " + def_name + " returns no errno"));
+    def_obj["errnoRet"] = def_errno;
+  }
   uint32_t def = SWORN_TRY(ParseAction(def_name, def_obj, "linux.seccomp.default", EPERM));
   ScmpCtx ctx(seccomp_init(def), &seccomp_release);
   if (!ctx) return Fail(MakeError(Errc::kInvalidArgument, "linux.seccomp: seccomp_init refused the default action"));

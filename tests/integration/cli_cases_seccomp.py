@@ -338,6 +338,11 @@ def case_seccomp_bad_input(t):
         ("notify without listenerPath", {"syscalls": [{"names": ["mkdir"], "action": "SCMP_ACT_NOTIFY"}]},
          "linux.seccomp.listenerPath"),
         ("unknown flag", {"flags": ["SECCOMP_FILTER_FLAG_BOGUS"]}, "linux.seccomp.flags"),
+        # config-linux.md: an errno for an action that takes none MUST fail
+        ("errnoRet on SCMP_ACT_KILL", {"syscalls": [{"names": ["mkdir"], "action": "SCMP_ACT_KILL", "errnoRet": 1}]},
+         "errnoRet"),
+        ("defaultErrnoRet on SCMP_ACT_KILL_PROCESS", {"defaultAction": "SCMP_ACT_KILL_PROCESS", "defaultErrnoRet": 1},
+         "linux.seccomp.defaultErrnoRet"),
     ]
     for what, patch, field in bad:
         cfg = t.sleeper()
