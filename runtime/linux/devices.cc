@@ -59,6 +59,19 @@ Result<void> MakeDevice(const RootfsContext& ctx, const spec::Device& d) {
   return {};
 }
 
+// config-linux.md: a file at a linux.devices path that is not the requested
+// device MUST be an error. MakeDevice replaces what is there (as runc does),
+// which deleted e.g. the rootfs's /etc/passwd for a device listed there.
+Result<void> CheckExisting(const RootfsContext& ctx, const spec::Device& d) {
+  auto fd = OpenInRoot(ctx.root_fd.get(), d.path, O_PATH | O_NOFOLLOW);
+  if (!fd) return {};  // nothing there yet
+  struct stat st;
+  if (fstat(fd->get(), &st) < 0) return Fail(SysError("stat", d.path));
+  dev_t want = makedev(static_cast<unsigned>(d.major), static_cast<unsigned>(d.minor));
+  if ((st.st_mode & S_IFMT) == TypeBits(d.type) && st.st_rdev == want) return {};
+  return Fail(MakeError(Errc::kInvalidArgument, "a file that is not this device exists at " + d.path + " in the rootfs"));
+}
+
 bool DevIsBindMount(const spec::Spec& s) {
   for (const auto& m : s.mounts)
     if (m.destination == "/dev" && m.bind) return true;
@@ -74,8 +87,10 @@ Result<void> CreateDevices(RootfsContext& ctx) {
     for (const auto& u : ctx.spec->linux.devices) overridden |= u.path == d.path;
     if (!overridden) SWORN_TRY(MakeDevice(ctx, d));
   }
-  for (const auto& d : ctx.spec->linux.devices)
+  for (const auto& d : ctx.spec->linux.devices) {
+    SWORN_TRY(WithContext(CheckExisting(ctx, d), "linux.devices " + d.path));
     SWORN_TRY(WithContext(MakeDevice(ctx, d), "linux.devices " + d.path));
+  }
   auto dev = SWORN_TRY(MkdirAllInRoot(ctx.root_fd.get(), "/dev"));
   UniqueFd real(openat(dev.get(), ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC));
   for (const auto& l : kLinks) {

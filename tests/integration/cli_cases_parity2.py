@@ -6,6 +6,7 @@ user its own."""
 import json
 import os
 import re
+import stat
 import subprocess
 from pathlib import Path
 
@@ -247,3 +248,30 @@ def case_parity2_bind_under_root_only_dir_userns(t):
     t.expect(proc.returncode == 0 and not (open_dir / "new").exists() and "Read-only" in proc.stdout,
              f"the container's root made a read-only host mount writable: exit {proc.returncode} "
              f"{proc.stdout!r} {proc.stderr[-300:]!r}")
+
+
+def case_parity2_device_over_other_file_refused(t):
+    """config-linux.md: a file at a linux.devices path that is not the
+    requested device MUST be an error; the rootfs's file stays (runc 1.1
+    replaces /etc/passwd with the device node, in the bundle). The same
+    device already there is fine."""
+    cfg = t.config(["/bin/true"])
+    cfg["linux"]["devices"] = [{"path": "/etc/passwd", "type": "c", "major": 1, "minor": 3}]
+    cid, bundle = t.bundle(cfg)
+    before = (bundle / "rootfs" / "etc" / "passwd").read_text()
+    res = t.rt("run", "--bundle", str(bundle), cid)
+    t.expect(res.rc not in (0, None) and "linux.devices" in res.err and "/etc/passwd" in res.err,
+             f"device over /etc/passwd: {res.describe()}")
+    passwd = bundle / "rootfs" / "etc" / "passwd"
+    t.expect(passwd.is_file() and passwd.read_text() == before, "the rootfs's /etc/passwd was replaced")
+    t.expect(t.rt("state", cid).rc != 0, "container left behind")
+    dev = bundle / "rootfs" / "dev"
+    os.mknod(dev / "h15-null", 0o666 | stat.S_IFCHR, os.makedev(1, 3))
+    cfg = t.config(["/bin/sh", "-c", "ls -l /dev/h15-null"])
+    cfg["mounts"] = [m for m in cfg["mounts"] if m["destination"] != "/dev"]  # the rootfs's own /dev
+    cfg["linux"]["devices"] = [{"path": "/dev/h15-null", "type": "c", "major": 1, "minor": 3}]
+    cid2 = t.ws.new_id("dev-same")
+    t.ids.append(cid2)
+    (bundle / "config.json").write_text(json.dumps(dict(cfg, linux=dict(cfg["linux"], cgroupsPath=t.cgroup_path(cid2)))))
+    res = t.rt("run", "--bundle", str(bundle), cid2)
+    t.expect(res.rc == 0 and "1,   3" in res.out, f"the same device already there: {res.describe()} {res.out!r}")
