@@ -259,12 +259,30 @@ Result<void> ParseRootfsPropagation(const json& j, Linux& l) {
   return {};
 }
 
+// runtime.md (Create): properties the runtime cannot apply MUST be an
+// error. Spec properties sworn does not implement, unless they ask for
+// nothing: there is no resctrl here to test Intel RDT, and moving network
+// devices or NUMA policies are not done yet.
+Result<void> RefuseUnimplemented(const json& j) {
+  if (const json* r = Member(j, "intelRdt"); r && !r->is_null())
+    return Fail(FieldError("linux.intelRdt", "Intel RDT (resctrl) is not supported by sworn"));
+  if (const json* n = Member(j, "netDevices"); n && !n->is_null() && !n->empty())
+    return Fail(FieldError("linux.netDevices", "moving network devices into the container is not supported by sworn"));
+  if (const json* m = Member(j, "memoryPolicy"); m && !m->is_null()) {
+    const json* mode = m->is_object() ? Member(*m, "mode") : nullptr;
+    bool nothing = mode && *mode == "MPOL_DEFAULT" && !Member(*m, "nodes") && !Member(*m, "flags");
+    if (!nothing) return Fail(FieldError("linux.memoryPolicy", "NUMA memory policies are not supported by sworn"));
+  }
+  return {};
+}
+
 Result<Linux> ParseLinux(const json& root) {
   Linux l;
   const json* jp = Member(root, "linux");
   if (!jp) return l;
   const json& j = *jp;
   SWORN_TRY(ExpectType(j, json::value_t::object, "linux"));
+  SWORN_TRY(RefuseUnimplemented(j));
   l.namespaces = SWORN_TRY(ParseNamespaces(j));
   l.uid_mappings = SWORN_TRY(ParseIdMaps(j, "uidMappings"));
   l.gid_mappings = SWORN_TRY(ParseIdMaps(j, "gidMappings"));

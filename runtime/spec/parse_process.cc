@@ -113,6 +113,10 @@ Result<Process> ParseProcess(const json& j, std::string_view field) {
   std::string path(field);
   SWORN_TRY(ExpectType(j, json::value_t::object, path));
   Process p;
+  // runtime.md (Create): a property the runtime cannot apply MUST be an
+  // error, not silently left out.
+  if (const json* a = Member(j, "execCPUAffinity"); a && !a->is_null())
+    return Fail(FieldError(Sub(path, "execCPUAffinity"), "is not supported by sworn (remove it, or use runc 1.2)"));
   SWORN_TRY(Get(j, "terminal", path, p.terminal));
   SWORN_TRY(ParseConsoleSize(j, path, p));
   if (const json* u = Member(j, "user")) p.user = SWORN_TRY(ParseUser(*u, Sub(path, "user")));

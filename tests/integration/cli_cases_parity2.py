@@ -275,3 +275,23 @@ def case_parity2_device_over_other_file_refused(t):
     (bundle / "config.json").write_text(json.dumps(dict(cfg, linux=dict(cfg["linux"], cgroupsPath=t.cgroup_path(cid2)))))
     res = t.rt("run", "--bundle", str(bundle), cid2)
     t.expect(res.rc == 0 and "1,   3" in res.out, f"the same device already there: {res.describe()} {res.out!r}")
+
+
+def case_parity2_unimplemented_properties_refused(t):
+    """runtime.md (Create): a property the runtime cannot apply MUST be an
+    error. sworn does not implement these spec properties, so it refuses
+    them naming the field (it ran without them); ones that ask for nothing
+    are fine."""
+    from cli_cases_resources import assert_create_rejected
+    for field, patch in [("linux.intelRdt", {"linux": {"intelRdt": {"closID": "c"}}}),
+                         ("linux.netDevices", {"linux": {"netDevices": {"h15dummy0": {}}}}),
+                         ("linux.memoryPolicy", {"linux": {"memoryPolicy": {"mode": "MPOL_INTERLEAVE", "nodes": "0"}}}),
+                         ("process.execCPUAffinity", {"process": {"execCPUAffinity": {"final": "0"}}})]:
+        cfg = t.sleeper()
+        for k, v in patch.items():
+            cfg[k].update(v)
+        assert_create_rejected(t, cfg, field, field)
+    cfg = t.config(["/bin/true"])
+    cfg["linux"].update(netDevices={}, memoryPolicy={"mode": "MPOL_DEFAULT"})
+    cid, res = t.run(cfg)
+    t.expect(res.rc == 0, f"empty netDevices, MPOL_DEFAULT: {res.describe()}")
