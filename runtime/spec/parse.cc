@@ -84,8 +84,10 @@ Result<std::vector<Mount>> ParseMounts(const json& j) {
     SWORN_TRY(ExpectType(mj, json::value_t::object, p));
     Mount m;
     SWORN_TRY(Get(mj, "destination", p, m.destination));
-    if (m.destination.empty() || m.destination[0] != '/')
-      return Fail(FieldError(Sub(p, "destination"), "must be an absolute path, got \"" + m.destination + "\""));
+    if (m.destination.empty()) return Fail(FieldError(Sub(p, "destination"), "is required"));
+    // config.md: a relative destination (old tools write them) MUST be
+    // taken as relative to "/", as runc 1.2 does.
+    if (m.destination[0] != '/') m.destination.insert(0, "/");
     SWORN_TRY(Get(mj, "type", p, m.type));
     SWORN_TRY(Get(mj, "source", p, m.source));
     SWORN_TRY(Get(mj, "options", p, m.options));

@@ -74,9 +74,17 @@ TEST_CASE("errors name the offending field", "[unit][spec]") {
     CHECK(r->process->capabilities->unknown == std::vector<std::string>{"CAP_NOPE"});
   }
 
+  // config.md: a relative mount destination is relative to "/".
   j = Minimal();
   j["mounts"] = json::array({{{"destination", "tmp"}, {"type", "tmpfs"}}});
-  CHECK(ErrorOf(j) == "mounts[0].destination: must be an absolute path, got \"tmp\"");
+  {
+    Bundle b;
+    auto r = sworn::spec::ParseSpec(j.dump(), b.dir);
+    REQUIRE(r);
+    CHECK(r->mounts[0].destination == "/tmp");
+  }
+  j["mounts"][0]["destination"] = "";
+  CHECK(ErrorOf(j) == "mounts[0].destination: is required");
 
   j = Minimal();
   j["linux"]["uidMappings"] = json::array({{{"containerID", 0}, {"hostID", -1}, {"size", 1}}});
