@@ -1,6 +1,7 @@
 // `create`: everything is set up and the init process waits on the exec
 // fifo; the user's program runs only after `start`.
 #include <fcntl.h>
+#include <signal.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
@@ -53,26 +54,10 @@ Result<UniqueFd> MakeFifo(const std::string& path) {
   return fd;
 }
 
-// The parent's half of the sync ladder in process/sync.h.
-Result<UniqueFd> DriveChild(const process::SyncSocket& sync, const state::ContainerDir& dir, pid_t pid,
-                            const spec::Spec& spec,
-                            const cgroup::Placement& cg, bool in_cgroup, state::ContainerState& st,
-                            const NsPlan& plan, const security::BpfProgram* notify,
-                            const std::vector<std::string>& joined) {
-  if (plan.write_maps) SWORN_TRY(WriteIdMaps(pid, spec.linux));
-  // A cgroup namespace is rooted where the child is when it unshares, so
-  // then it must wait for the join; otherwise both proceed at once.
-  if (!plan.unshare_cgroupns) SWORN_TRY(sync.Send(process::SyncType::kGo, pid));
-  SWORN_TRY(cg.Attach(pid, in_cgroup, joined));
-  log::Debug("create: init attached to its cgroups");
-  if (plan.unshare_cgroupns) SWORN_TRY(sync.Send(process::SyncType::kGo, pid));
+Result<UniqueFd> HooksThenReady(const process::SyncSocket& sync, const state::ContainerDir& dir, pid_t pid,
+                                const spec::Spec& spec, state::ContainerState& st,
+                                const security::BpfProgram* notify) {
   const auto& h = spec.hooks;
-  // kHooksDone goes only after the child asks: queued earlier, it is unread
-  // when a child that failed its mounts exits, and the kernel then resets
-  // the socket, losing the error the child left for us.
-  // Without hooks the child does not wait for it (one round trip less).
-  SWORN_TRY(sync.Expect(process::SyncType::kRunHooks));
-  st.pid = pid;
   if (process::AwaitsRuntimeHooks(h)) {
     // Saved with the pid but no start time: `state` run by a hook now
     // reports "creating" with the pid.
@@ -88,6 +73,37 @@ Result<UniqueFd> DriveChild(const process::SyncSocket& sync, const state::Contai
   std::string dropped;
   for (const auto& w : warnings) dropped += (dropped.empty() ? "" : "; ") + w;
   if (!dropped.empty()) st.annotations["sworn.landlock.warnings"] = dropped;
+  return pty;
+}
+
+// The parent's half of the sync ladder in process/sync.h.
+Result<UniqueFd> DriveChild(const process::SyncSocket& sync, const state::ContainerDir& dir, pid_t pid,
+                            const spec::Spec& spec,
+                            const cgroup::Placement& cg, bool in_cgroup, state::ContainerState& st,
+                            const NsPlan& plan, const security::BpfProgram* notify,
+                            const std::vector<std::string>& joined) {
+  if (plan.write_maps) SWORN_TRY(WriteIdMaps(pid, spec.linux));
+  // A cgroup namespace is rooted where the child is when it unshares, so
+  // then it must wait for the join; otherwise both proceed at once.
+  if (!plan.unshare_cgroupns) SWORN_TRY(sync.Send(process::SyncType::kGo, pid));
+  SWORN_TRY(cg.Attach(pid, in_cgroup, joined));
+  log::Debug("create: init attached to its cgroups");
+  if (plan.unshare_cgroupns) SWORN_TRY(sync.Send(process::SyncType::kGo, pid));
+  // kHooksDone goes only after the child asks: queued earlier, it is unread
+  // when a child that failed its mounts exits, and the kernel then resets
+  // the socket, losing the error the child left for us.
+  // Without hooks the child does not wait for it (one round trip less).
+  SWORN_TRY(sync.Expect(process::SyncType::kRunHooks));
+  st.pid = pid;
+  auto pty = HooksThenReady(sync, dir, pid, spec, st, notify);
+  // runtime.md: a failing prestart, createRuntime or createContainer hook
+  // (or what follows them) stops the container and continues the
+  // lifecycle at its destruction, which runs the poststop hooks (as runc's
+  // destroy does); they are warnings there.
+  if (!pty && !spec.hooks.poststop.empty()) {
+    kill(pid, SIGKILL);
+    process::RunHooksWarn(spec.hooks.poststop, "poststop", HookState(st, state::Status::kStopped));
+  }
   return pty;
 }
 

@@ -295,3 +295,25 @@ def case_parity2_unimplemented_properties_refused(t):
     cfg["linux"].update(netDevices={}, memoryPolicy={"mode": "MPOL_DEFAULT"})
     cid, res = t.run(cfg)
     t.expect(res.rc == 0, f"empty netDevices, MPOL_DEFAULT: {res.describe()}")
+
+
+def case_parity2_failed_create_hook_runs_poststop(t):
+    """runtime.md lifecycle: a failing prestart, createRuntime or
+    createContainer hook fails create, stops the container and continues
+    at its destruction, which runs the poststop hooks (runc too)."""
+    for phase in ("prestart", "createRuntime", "createContainer"):
+        marks = Path(t.ws.base) / f"poststop-{t.name}-{phase}"
+        marks.mkdir()
+        cfg = t.sleeper()
+        cfg["hooks"] = {phase: [{"path": "/bin/false"}],
+                        "poststop": [{"path": "/bin/sh", "args": ["sh", "-c", f"cat > {marks}/first"]},
+                                     {"path": "/bin/sh", "args": ["sh", "-c", f"touch {marks}/second"]}]}
+        cid, bundle = t.bundle(cfg)
+        res = t.rt("create", "--bundle", str(bundle), cid)
+        t.expect(res.rc not in (0, None) and f"hooks.{phase}[0]" in res.err, f"{phase}: create {res.describe()}")
+        first = marks / "first"
+        st = json.loads(first.read_text()) if first.exists() and first.read_text() else {}
+        t.expect(st.get("id") == cid and st.get("status") == "stopped",
+                 f"{phase}: poststop hook did not run with the stopped state: {st or 'not run'}")
+        t.expect((marks / "second").exists(), f"{phase}: the second poststop hook did not run")
+        t.expect(t.rt("state", cid).rc != 0, f"{phase}: container left behind")
