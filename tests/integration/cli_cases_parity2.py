@@ -317,3 +317,19 @@ def case_parity2_failed_create_hook_runs_poststop(t):
                  f"{phase}: poststop hook did not run with the stopped state: {st or 'not run'}")
         t.expect((marks / "second").exists(), f"{phase}: the second poststop hook did not run")
         t.expect(t.rt("state", cid).rc != 0, f"{phase}: container left behind")
+
+
+
+def case_parity2_config_changes_after_create_ignored(t):
+    """runtime.md lifecycle step 2: updates to config.json after create MUST
+    NOT affect the container (start runs what create was given)."""
+    run = "echo {} > /dev/shm/which; exec /bin/sworn-probe sleep 100"
+    cfg = t.config(["/bin/sh", "-c", run.format("created-with")])
+    cid, bundle = t.create(cfg)
+    cfg["process"]["args"] = ["/bin/sh", "-c", run.format("changed-after")]
+    cfg["linux"]["cgroupsPath"] = t.cgroup_path(cid)
+    (bundle / "config.json").write_text(json.dumps(cfg))
+    t.ok(t.rt("start", cid), "start")
+    res = t.rt("exec", cid, "/bin/sh", "-c", "for i in 1 2 3 4 5 6 7 8 9 10; do [ -s /dev/shm/which ] && break; "
+               "sleep 0.2; done; cat /dev/shm/which")
+    t.expect(res.rc == 0 and res.out.strip() == "created-with", f"start ran {res.out.strip()!r}: {res.describe()}")
