@@ -1,9 +1,12 @@
 // `create`: everything is set up and the init process waits on the exec
 // fifo; the user's program runs only after `start`.
 #include <fcntl.h>
+#include <linux/audit.h>
+#include <linux/seccomp.h>
 #include <signal.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <sys/un.h>
 #include <unistd.h>
 
@@ -24,6 +27,7 @@
 #include "linux/rootfs.h"
 #include "process/hooks.h"
 #include "process/init.h"
+#include "security/bpf.h"
 #include "security/oci_seccomp.h"
 #include "security/sandbox.h"
 #include "security/dmz.h"
@@ -74,6 +78,24 @@ Result<UniqueFd> HooksThenReady(const process::SyncSocket& sync, const state::Co
   for (const auto& w : warnings) dropped += (dropped.empty() ? "" : "; ") + w;
   if (!dropped.empty()) st.annotations["sworn.landlock.warnings"] = dropped;
   return pty;
+}
+
+// Issue #15: what can be known before start must not first fail after it.
+// A profile that denies both exec calls (errno, kill, trap; a notify
+// listener or a tracer may still let them through) lets the container be
+// created and started, then it stops without a word: the filter denies the
+// init even the write of its error.
+Result<void> CheckExecPasses(const security::BpfProgram& p) {
+  if (p.empty()) return {};
+  auto denied = [&](int nr, uint64_t flags) {
+    const uint64_t args[6] = {0, 0, 0, 0, flags, 0};
+    uint32_t a = security::EmulateBpf(p.insns, nr, AUDIT_ARCH_X86_64, args) & SECCOMP_RET_ACTION_FULL;
+    return a == SECCOMP_RET_ERRNO || a == SECCOMP_RET_KILL_PROCESS || a == SECCOMP_RET_KILL_THREAD ||
+           a == SECCOMP_RET_TRAP;
+  };
+  if (denied(SYS_execve, 0) && denied(SYS_execveat, AT_EMPTY_PATH))
+    return Fail(FieldError("linux.seccomp", "denies execve and execveat: the program could never start"));
+  return {};
 }
 
 // The parent's half of the sync ladder in process/sync.h.
@@ -137,6 +159,7 @@ Result<Created> Create(const std::string& root, const CreateOptions& o) {
   // Compiled here, in the parent: the child only loads bytes.
   log::Debug("create: start");
   auto seccomp = SWORN_TRY(security::CachedCompileOciSeccomp(spec.linux.seccomp, root + "/@cache"));
+  SWORN_TRY(CheckExecPasses(seccomp));
   auto resources = SWORN_TRY(cgroup::ParseResources(spec.linux.resources));
   // Id-mapped mounts are made here, with the runtime's privileges; the init attaches them.
   auto idmap_trees = SWORN_TRY(linux_idmap::IdMappedTrees(spec));

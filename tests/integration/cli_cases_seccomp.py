@@ -341,6 +341,8 @@ def case_seccomp_bad_input(t):
         # config-linux.md: an errno for an action that takes none MUST fail
         ("errnoRet on SCMP_ACT_KILL", {"syscalls": [{"names": ["mkdir"], "action": "SCMP_ACT_KILL", "errnoRet": 1}]},
          "errnoRet"),
+        # issue #15: known before start, so refused at create (it started, then stopped silently)
+        ("no exec call allowed", {"defaultAction": "SCMP_ACT_ERRNO", "syscalls": []}, "execve"),
         ("defaultErrnoRet on SCMP_ACT_KILL_PROCESS", {"defaultAction": "SCMP_ACT_KILL_PROCESS", "defaultErrnoRet": 1},
          "linux.seccomp.defaultErrnoRet"),
     ]
