@@ -181,22 +181,27 @@ bool HasSubmounts(const std::string& dir) {
   return false;
 }
 
+// Whether a detached copy holds what the kernel would have locked had a
+// user-namespaced init's mount namespace inherited the mounts: ro, nosuid,
+// nodev, noexec (the container's root could remount a read-only host mount
+// read-write), and (recursive) submounts (MNT_LOCKED: it could unmount one
+// and see what it covers). A tree attached from outside is not locked.
+bool CarriesLockableFlags(int tree, const spec::Mount& m) {
+  struct statvfs vfs;
+  if (fstatvfs(tree, &vfs) < 0 || (vfs.f_flag & (ST_RDONLY | ST_NOSUID | ST_NODEV | ST_NOEXEC))) return true;
+  char real[PATH_MAX];
+  return (m.flags & MS_REC) && (!realpath(m.source.c_str(), real) || HasSubmounts(real));
+}
+
 // A plain detached copy of a bind source, for the init of a user-namespaced
-// container, which may not reach the source's path. Only when the copy
-// carries no ro/nosuid/nodev/noexec: the kernel locks such flags on mounts
-// the init's namespace inherits, not on a tree attached from outside, so
-// the container's root could remount a read-only host mount read-write.
-// Then (or when the runtime may not clone, rootless) the init binds the
-// path itself, as before.
+// container, which may not reach the source's path; not when it carries
+// lockable flags. Then (or when the runtime may not clone, rootless) the
+// init binds the path itself, as before.
 UniqueFd BindSourceTree(const spec::Mount& m) {
   bool rec = (m.flags & MS_REC) != 0;
   UniqueFd tree(static_cast<int>(
       syscall(SYS_open_tree, AT_FDCWD, m.source.c_str(), kOpenTreeClone | O_CLOEXEC | (rec ? AT_RECURSIVE : 0))));
-  struct statvfs vfs;
-  if (!tree || fstatvfs(tree.get(), &vfs) < 0) return {};
-  if (vfs.f_flag & (ST_RDONLY | ST_NOSUID | ST_NODEV | ST_NOEXEC)) return {};
-  char real[PATH_MAX];
-  if (rec && (!realpath(m.source.c_str(), real) || HasSubmounts(real))) return {};
+  if (!tree || CarriesLockableFlags(tree.get(), m)) return {};
   return tree;
 }
 
@@ -213,8 +218,15 @@ Result<std::vector<UniqueFd>> IdMappedTrees(const spec::Spec& spec) {
   bool userns = spec.linux.Find(spec::NsType::kUser) != nullptr;
   for (size_t i = 0; i < spec.mounts.size(); ++i) {
     const auto& m = spec.mounts[i];
-    if (m.idmap)
-      out[i] = SWORN_TRY(IdMappedTree(m, "mounts[" + std::to_string(i) + "]"));
+    std::string field = "mounts[" + std::to_string(i) + "]";
+    if (m.idmap) {
+      out[i] = SWORN_TRY(IdMappedTree(m, field));
+      if (userns && CarriesLockableFlags(out[i].get(), m))
+        return Fail(MountError(field, m, MakeError(Errc::kInvalidArgument,
+                                                   "the source is on a read-only, nosuid, nodev or noexec mount of "
+                                                   "the host, or (rbind) has mounts below it, which the container's "
+                                                   "root could lift on an id-mapped copy in its user namespace")));
+    }
     else if (userns && m.bind)
       out[i] = BindSourceTree(m);
   }

@@ -120,3 +120,29 @@ def case_idmap_non_bind_refused(t):
                           "gidMappings": [{"containerID": 0, "hostID": 1, "size": 1}]})
     _, res = t.run(cfg)
     t.expect(res.rc != 0 and "only supported for bind mounts" in res.err, f"tmpfs with maps: {res.describe()}")
+
+
+def case_idmap_readonly_host_source_in_userns_refused(t):
+    """A source on a read-only host mount, id-mapped into a container with a
+    user namespace, is refused naming the mount: on the detached copy the
+    kernel does not lock the flag, and the container's root (CAP_SYS_ADMIN
+    in its namespace) could remount it read-write (seen: remount,rw then a
+    write reached the host directory)."""
+    src = _source(t, "disk")
+    os.chmod(src, 0o777)
+    maps = [{"containerID": 0, "hostID": 100000, "size": 65536}]
+    cfg = _userns(_config(t, src, maps, maps, cmd="mount -o remount,bind,rw /m/; touch /m/new"))
+    for k in ("bounding", "effective", "permitted"):
+        cfg["process"]["capabilities"][k] = cfg["process"]["capabilities"][k] + ["CAP_SYS_ADMIN"]
+    cfg["linux"].pop("seccomp", None)
+    cid, bundle = t.bundle(cfg)
+    for d in (t.ws.base, bundle.parent, bundle):
+        os.chmod(d, 0o711)
+    script = (f"mount --bind {src} {src} && mount -o remount,bind,ro {src} && "
+              f"exec {' '.join(t.rt.prefix)} --root {t.rt.root} run --bundle {bundle} {cid}")
+    proc = subprocess.run(["unshare", "-m", "--propagation", "private", "sh", "-c", script],
+                          capture_output=True, text=True, timeout=30)
+    t.expect(proc.returncode not in (0, None) and "mounts[" in proc.stderr and "read-only" in proc.stderr,
+             f"id-mapped read-only host source in a user namespace: exit {proc.returncode} {proc.stderr[-300:]!r}")
+    t.expect(not (src / "new").exists(), "the container wrote through a read-only host mount")
+    t.expect(t.rt("state", cid).rc != 0, "container left behind")
