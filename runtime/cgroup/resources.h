@@ -31,6 +31,7 @@ struct Resources {
   std::optional<int64_t> mem_limit, mem_reservation, mem_swap, mem_kernel_tcp;
   std::optional<uint64_t> swappiness;
   bool disable_oom_killer = false;
+  bool mem_check_before_update = false;  // refuse a limit below the usage (v2)
   // cpu
   std::optional<uint64_t> cpu_shares, cpu_period, cpu_burst, rt_period;
   std::optional<int64_t> cpu_quota, rt_runtime, cpu_idle;

@@ -40,6 +40,13 @@ Result<void> ApplyMemory(const Resources& r, const CgroupSet& s) {
   bool v2 = false;
   std::string d = SWORN_TRY(Need(s, "memory", "memory", &v2));
   if (v2) {
+    // config-linux.md checkBeforeUpdate: v1 refuses a limit below the usage
+    // itself; v2 would reclaim, then OOM-kill.
+    if (r.mem_check_before_update && r.mem_limit && *r.mem_limit > 0)
+      if (auto used = ReadFile(d + "/memory.current"); used && std::stoll(*used) >= *r.mem_limit)
+        return Fail(FieldError("linux.resources.memory.limit",
+                               std::to_string(*r.mem_limit) + " is below the container's memory usage (" +
+                                   Trim(*used) + "), and checkBeforeUpdate is set"));
     if (r.mem_limit) SWORN_TRY(Put(d, "memory.max", MaxOr(*r.mem_limit)));
     if (r.mem_reservation) SWORN_TRY(Put(d, "memory.low", MaxOr(*r.mem_reservation)));
     if (r.mem_swap) SWORN_TRY(Put(d, "memory.swap.max", SWORN_TRY(SwapMaxV2(r.mem_limit, *r.mem_swap))));

@@ -40,6 +40,7 @@ Result<void> ParseMemory(const json& j, const std::string& p, Resources& r) {
   SWORN_TRY(GetUint(j, "swappiness", p, r.swappiness));
   if (r.swappiness && *r.swappiness > 100) return Fail(FieldError(Sub(p, "swappiness"), "must be 0..100"));
   SWORN_TRY(Get(j, "disableOOMKiller", p, r.disable_oom_killer));
+  SWORN_TRY(Get(j, "checkBeforeUpdate", p, r.mem_check_before_update));
   for (auto* v : {&r.mem_limit, &r.mem_reservation, &r.mem_swap})
     if (*v && **v < -1) return Fail(FieldError(p, "memory values must be -1 (unlimited) or positive"));
   // Below a few MiB the runtime's own init is OOM-killed before it can
@@ -234,6 +235,7 @@ void Merge(Resources& b, const Resources& u) {
   take(b.mem_reservation, u.mem_reservation);
   take(b.mem_swap, u.mem_swap);
   take(b.mem_kernel_tcp, u.mem_kernel_tcp);
+  b.mem_check_before_update |= u.mem_check_before_update;
   take(b.swappiness, u.swappiness);
   take(b.cpu_shares, u.cpu_shares);
   take(b.cpu_period, u.cpu_period);

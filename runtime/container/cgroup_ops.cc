@@ -80,6 +80,7 @@ Result<void> Update(const std::string& root, const std::string& id, const nlohma
     return Fail(FieldError("resources.memory.swap", "must be at least the memory limit (" +
                                                         std::to_string(*base.mem_limit) + ")"));
   if (res.mem_swap && !res.mem_limit) res.mem_limit = base.mem_limit;
+  res.mem_check_before_update = base.mem_check_before_update;
   auto set = SWORN_TRY(cgroup::ResolveSet(st.cgroup_dirs));
   // As runc: systemd is told first (else it would write its own, older
   // values back over the files at its next reload), with every limit in force.

@@ -317,6 +317,34 @@ t_unified() {
     cleanup
 }
 
+# memory.checkBeforeUpdate (config-linux.md): with 40 MiB in use (a tmpfs
+# file, charged to the container), update --memory 16M is refused and
+# memory.max stays; without the check v2 reclaims, then OOM-kills. sworn only
+# (Debian 12's runc 1.1 predates the field).
+t_check_before_update() {
+    bundle checkupd '["sh", "-c", "dd if=/dev/zero of=/dev/big bs=1M count=40 2>/dev/null; touch /x/ready; exec sleep 1000"]' \
+        '{"memory": {"limit": 268435456, "checkBeforeUpdate": true}}'
+    start_bg
+    if ! wait_for 60 exists "$SYNC/ready"; then
+        rt kill "$ID" KILL > /dev/null 2>&1; finish_bg
+        fail check_before_update_setup "container did not start (run exit $RC): $(one_line "$OUT")"
+        cleanup
+        return
+    fi
+    if rt update --memory 16777216 "$ID" > "$B/update" 2>&1; then
+        fail check_before_update_refused "update below the usage succeeded: $(one_line "$B/update")"
+    elif grep -q checkBeforeUpdate "$B/update"; then
+        pass check_before_update_refused
+    else
+        fail check_before_update_refused "error does not name checkBeforeUpdate: $(one_line "$B/update")"
+    fi
+    check check_before_update_memory_max "$(readf "$CGD/memory.max")" 268435456
+    check check_before_update_still_running "$(rt state "$ID" | sed -n 's/.*"status": *"\([a-z]*\)".*/\1/p')" running
+    rt kill "$ID" KILL > /dev/null 2>&1
+    finish_bg
+    cleanup
+}
+
 # cgroup2 has no devices files: access rules are an eBPF program attached to
 # the container's cgroup. mknod is allowed for any node (runc's default list),
 # but opening /dev/kmsg (c 1:11, not in the list) must fail; /dev/null works.
@@ -495,6 +523,7 @@ for RT in $RUNTIMES; do
         t_landlock_abi2
     fi
     [ "$RT" = sworn ] && t_hostile_cgroup
+    [ "$RT" = sworn ] && t_check_before_update
     t1=$(cut -d' ' -f1 /proc/uptime)
     echo "TIME $RT $(echo "$t0 $t1" | awk '{printf "%.1f", $2-$1}')s"
 done
