@@ -64,6 +64,24 @@ def state_tmpfs(base, on_disk):
     return lambda: subprocess.run(["umount", "-l", str(state)], check=False)
 
 
+def summarize(times, rss, failures):
+    """Runs, failures, median and p90 ms, peak RSS of one subject's recorded runs."""
+    if not times:
+        return {"runs": 0, "failures": failures}
+    t = sorted(times)
+    return {"runs": len(t), "failures": failures, "median_ms": round(statistics.median(t), 2),
+            "p90_ms": round(t[min(len(t) - 1, int(0.9 * len(t)))], 2), "peak_rss_kib": max(rss)}
+
+
+def remove_cgroup_prefix(prefix):
+    """rmdir of a subject's (emptied) cgroup prefix in every hierarchy."""
+    for h in cgroup_hierarchies():
+        try:
+            (h / prefix.lstrip("/")).rmdir()
+        except FileNotFoundError:
+            pass
+
+
 def merge_patch(target, patch):
     """RFC 7386 JSON merge patch."""
     if not isinstance(patch, dict):
@@ -166,20 +184,10 @@ class Subject:
         remove_cgroup(f"{self.cgroup_prefix}/{cid}")
 
     def remove_prefix(self):
-        for h in cgroup_hierarchies():
-            try:
-                (h / self.cgroup_prefix.lstrip("/")).rmdir()
-            except FileNotFoundError:
-                pass
+        remove_cgroup_prefix(self.cgroup_prefix)
 
     def summary(self):
-        if not self.times:
-            return {"runs": 0, "failures": self.failures}
-        ordered = sorted(self.times)
-        return {"runs": len(ordered), "failures": self.failures,
-                "median_ms": round(statistics.median(ordered), 2),
-                "p90_ms": round(ordered[min(len(ordered) - 1, int(0.9 * len(ordered)))], 2),
-                "peak_rss_kib": max(self.rss)}
+        return summarize(self.times, self.rss, self.failures)
 
 
 def make_bundle(base, extra):

@@ -23,7 +23,6 @@ import argparse
 import json
 import os
 import shutil
-import statistics
 import sys
 import tempfile
 from pathlib import Path
@@ -128,11 +127,7 @@ class Subject:
                     pass
 
     def summary(self, mode):
-        t = sorted(self.times[mode])
-        if not t:
-            return {"runs": 0, "failures": self.failures}
-        return {"runs": len(t), "failures": self.failures, "median_ms": round(statistics.median(t), 2),
-                "p90_ms": round(t[min(len(t) - 1, int(0.9 * len(t)))], 2), "peak_rss_kib": max(self.rss[mode])}
+        return bench.summarize(self.times[mode], self.rss[mode], self.failures)
 
 
 def report(results, as_json):

@@ -125,19 +125,11 @@ class Subject:
             self.ns.extend(ns)
 
     def remove_prefix(self):
-        for h in bench.cgroup_hierarchies():
-            try:
-                (h / self.prefix.lstrip("/")).rmdir()
-            except FileNotFoundError:
-                pass
+        bench.remove_cgroup_prefix(self.prefix)
 
     def summary(self):
-        if not self.times:
-            return {"runs": 0, "failures": self.failures}
-        t = sorted(self.times)
-        s = {"runs": len(t), "failures": self.failures, "median_ms": round(statistics.median(t), 2),
-             "p90_ms": round(t[min(len(t) - 1, int(0.9 * len(t)))], 2), "peak_rss_kib": max(self.rss)}
-        if self.ns:
+        s = bench.summarize(self.times, self.rss, self.failures)
+        if self.times and self.ns:
             s["median_ns_per_call"] = round(statistics.median(self.ns), 1)
         return s
 
