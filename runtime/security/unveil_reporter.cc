@@ -98,7 +98,7 @@ UnveilAudit UnveilAudit::Open() {
   return a;
 }
 
-void UnveilAudit::Finish(pid_t, std::vector<UnveilDenial>& out) {
+void UnveilAudit::Finish(std::vector<UnveilDenial>& out) {
   if (cur_ && !cur_->blockers.empty() && mine_.contains(cur_->domain)) out.push_back(*cur_);
   cur_.reset();
 }
@@ -107,7 +107,7 @@ void UnveilAudit::Record(int type, const std::string& text, pid_t owner, std::ve
   // "audit(1796440845.438:78): …": records of one event share the serial.
   size_t colon = text.find(':'), close = text.find("):");
   std::string serial = colon < close ? text.substr(colon + 1, close - colon - 1) : "";
-  if (serial != serial_) Finish(owner, out);
+  if (serial != serial_) Finish(out);
   serial_ = serial;
   if (type == kAuditLandlockAccess) {
     cur_ = UnveilDenial{Field(text, "domain"), Field(text, "blockers"), Field(text, "path"), "", 0};
@@ -118,7 +118,7 @@ void UnveilAudit::Record(int type, const std::string& text, pid_t owner, std::ve
     cur_->pid = static_cast<pid_t>(std::atoi(Field(text, "pid").c_str()));
     cur_->comm = Field(text, "comm");
   } else if (type == kAuditEoe) {
-    Finish(owner, out);
+    Finish(out);
   }
 }
 

@@ -45,7 +45,7 @@ class UnveilAudit {
 
  private:
   void Record(int type, const std::string& text, pid_t owner, std::vector<UnveilDenial>& out);
-  void Finish(pid_t owner, std::vector<UnveilDenial>& out);
+  void Finish(std::vector<UnveilDenial>& out);
   UniqueFd fd_;
   std::string why_;
   std::string serial_;
