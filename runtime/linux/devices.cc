@@ -40,24 +40,47 @@ Result<void> BindHostDevice(const RootfsContext& ctx, const spec::Device& d) {
   return {};
 }
 
-Result<void> MakeDevice(const RootfsContext& ctx, const spec::Device& d) {
-  if (ctx.in_userns) return BindHostDevice(ctx, d);
-  size_t slash = d.path.rfind('/');
-  auto dir = SWORN_TRY(MkdirAllInRoot(ctx.root_fd.get(), d.path.substr(0, slash)));
+// The directory fd of the last device made: runc's defaults all share /dev.
+struct DeviceDir {
+  std::string path;
+  UniqueFd fd;
+};
+
+Result<int> OpenDeviceDir(const RootfsContext& ctx, DeviceDir& cache, const std::string& path) {
+  if (cache.fd && cache.path == path) return cache.fd.get();
+  auto dir = SWORN_TRY(MkdirAllInRoot(ctx.root_fd.get(), path));
   // mknodat needs a real directory fd, not O_PATH.
   UniqueFd real(openat(dir.get(), ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC));
-  if (!real) return Fail(SysError("open", d.path.substr(0, slash)));
+  if (!real) return Fail(SysError("open", path));
+  cache = {path, std::move(real)};
+  return cache.fd.get();
+}
+
+// Under CreateDevices' umask 0: mknod's mode is the spec's fileMode as is.
+Result<void> MakeDevice(const RootfsContext& ctx, const spec::Device& d, DeviceDir& cache) {
+  if (ctx.in_userns) return BindHostDevice(ctx, d);
+  size_t slash = d.path.rfind('/');
+  int dir = SWORN_TRY(OpenDeviceDir(ctx, cache, d.path.substr(0, slash)));
   std::string name = d.path.substr(slash + 1);
-  unlinkat(real.get(), name.c_str(), 0);
   mode_t mode = TypeBits(d.type) | d.file_mode.value_or(0666);
   dev_t dev = makedev(static_cast<unsigned>(d.major), static_cast<unsigned>(d.minor));
-  if (mknodat(real.get(), name.c_str(), mode, dev) < 0) return Fail(SysError("mknod", d.path));
-  // mknod applies the umask; the spec's fileMode is exact.
-  if (fchmodat(real.get(), name.c_str(), mode & 07777, 0) < 0) return Fail(SysError("chmod", d.path));
-  if (fchownat(real.get(), name.c_str(), d.uid.value_or(0), d.gid.value_or(0), AT_SYMLINK_NOFOLLOW) < 0)
+  // What the rootfs has there is replaced, as in runc.
+  if (mknodat(dir, name.c_str(), mode, dev) < 0 &&
+      (errno != EEXIST || unlinkat(dir, name.c_str(), 0) < 0 || mknodat(dir, name.c_str(), mode, dev) < 0))
+    return Fail(SysError("mknod", d.path));
+  uid_t uid = d.uid.value_or(0);
+  gid_t gid = d.gid.value_or(0);
+  // A new node is the creator's already.
+  if ((uid != geteuid() || gid != getegid()) && fchownat(dir, name.c_str(), uid, gid, AT_SYMLINK_NOFOLLOW) < 0)
     return Fail(SysError("chown", d.path));
   return {};
 }
+
+// umask(0) for as long as devices are made, then the init's own again.
+struct ZeroUmask {
+  mode_t old = umask(0);
+  ~ZeroUmask() { umask(old); }
+};
 
 // config-linux.md: a file at a linux.devices path that is not the requested
 // device MUST be an error. MakeDevice replaces what is there (as runc does),
@@ -82,24 +105,24 @@ bool DevIsBindMount(const spec::Spec& s) {
 
 Result<void> CreateDevices(RootfsContext& ctx) {
   if (DevIsBindMount(*ctx.spec)) return {};
+  ZeroUmask zero;
+  DeviceDir cache;
   for (const auto& d : kDefaults) {
     bool overridden = false;
     for (const auto& u : ctx.spec->linux.devices) overridden |= u.path == d.path;
-    if (!overridden) SWORN_TRY(MakeDevice(ctx, d));
+    if (!overridden) SWORN_TRY(MakeDevice(ctx, d, cache));
   }
   for (const auto& d : ctx.spec->linux.devices) {
     SWORN_TRY(WithContext(CheckExisting(ctx, d), "linux.devices " + d.path));
-    SWORN_TRY(WithContext(MakeDevice(ctx, d), "linux.devices " + d.path));
+    SWORN_TRY(WithContext(MakeDevice(ctx, d, cache), "linux.devices " + d.path));
   }
-  auto dev = SWORN_TRY(MkdirAllInRoot(ctx.root_fd.get(), "/dev"));
-  UniqueFd real(openat(dev.get(), ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+  int dev = SWORN_TRY(OpenDeviceDir(ctx, cache, "/dev"));
   for (const auto& l : kLinks) {
     std::string name = std::string(l[1]).substr(5);
-    if (symlinkat(l[0], real.get(), name.c_str()) < 0 && errno != EEXIST)
-      return Fail(SysError("symlink", l[1]));
+    if (symlinkat(l[0], dev, name.c_str()) < 0 && errno != EEXIST) return Fail(SysError("symlink", l[1]));
   }
   struct stat st;
-  if (stat("/proc/kcore", &st) == 0) symlinkat("/proc/kcore", real.get(), "core");
+  if (stat("/proc/kcore", &st) == 0) symlinkat("/proc/kcore", dev, "core");
   return {};
 }
 

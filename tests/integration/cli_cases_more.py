@@ -357,12 +357,12 @@ def case_devices(t):
                                      "echo data > /dev/mynull && echo write-ok; readlink /dev/ptmx; readlink /dev/fd"])
     cfg["linux"]["devices"] = [
         {"path": "/dev/mynull", "type": "c", "major": 1, "minor": 3, "fileMode": 0o600, "uid": 0, "gid": 0},
-        {"path": "/dev/fuse", "type": "c", "major": 10, "minor": 229, "fileMode": 0o666}]
+        {"path": "/dev/fuse", "type": "c", "major": 10, "minor": 229, "fileMode": 0o666, "uid": 1000, "gid": 1001}]
     cid, res = t.run(cfg)
     t.require(res.rc == 0, f"run: {res.describe()} {res.out!r}")
     lines = res.out.splitlines()
     want = ["/dev/mynull character special file 1 3 600 0 0",
-            "/dev/fuse character special file a e5 666 0 0",
+            "/dev/fuse character special file a e5 666 1000 1001",
             "/dev/null character special file 1 3 666 0 0",
             "/dev/zero character special file 1 5 666 0 0",
             "/dev/full character special file 1 7 666 0 0",
