@@ -93,7 +93,7 @@ int Run(const Globals& g, const std::vector<std::string>& args) {
   auto c = container::Create(g.root, o);
   if (!c) return Report(c.error().Message());
   if (auto s = container::StartCreated(g.root, o.id, *c); !s) {
-    (void)container::Delete(g.root, o.id, true);
+    (void)container::DeleteCreated(g.root, o.id, c->st);
     return Report(s.error().Message());
   }
   log::Debug("run: started");
@@ -109,7 +109,7 @@ int Run(const Globals& g, const std::vector<std::string>& args) {
     if (auto w = WriteExitFile(g, o.id, exit_file, *status, c->pid1); !w) log::Warn(w.error().Message());
   }
   if (!keep) {
-    if (auto del = container::Delete(g.root, o.id, true); !del) log::Warn(del.error().Message());
+    if (auto del = container::DeleteCreated(g.root, o.id, c->st); !del) log::Warn(del.error().Message());
   }
   log::Debug("run: deleted");
   if (!status) return Report(status.error().Message());

@@ -40,6 +40,9 @@ struct Created {
   UniqueFd sync;        // only for foreground: the init waits here for kStart
   bool pid1 = false;    // sworn.init: the init is sworn-init, the program its child
   bool started = false; // foreground: kStart went out as soon as the init was ready
+  // What create saved last: `run` starts and deletes from it instead of
+  // reading state.json back (nothing it uses changes in between).
+  state::ContainerState st;
 };
 
 Result<Created> Create(const std::string& root, const CreateOptions& o);
@@ -48,6 +51,8 @@ Result<void> Start(const std::string& root, const std::string& id);
 Result<void> StartCreated(const std::string& root, const std::string& id, Created& c);
 Result<void> Kill(const std::string& root, const std::string& id, int sig, bool all);
 Result<void> Delete(const std::string& root, const std::string& id, bool force);
+// Delete for `run`, which has the state create saved.
+Result<void> DeleteCreated(const std::string& root, const std::string& id, const state::ContainerState& st);
 
 struct Info {
   state::ContainerState st;

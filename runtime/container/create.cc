@@ -272,6 +272,7 @@ Result<Created> Create(const std::string& root, const CreateOptions& o) {
   out.pid1 = pid1.get() >= 0;
   out.started = early_start;
   if (o.foreground) out.sync = UniqueFd(dup(parent_sock.fd()));
+  out.st = std::move(st);
   return out;
 }
 

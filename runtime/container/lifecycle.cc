@@ -173,7 +173,7 @@ Result<void> StartCreated(const std::string& root, const std::string& id, Create
   if (!c.sync) return Start(root, id);
   process::SyncSocket sync(std::move(c.sync));
   auto dir = SWORN_TRY(state::ContainerDir::Open(root, id, /*lock=*/false));
-  auto st = SWORN_TRY(dir.Load());
+  const auto& st = c.st;
   if (!c.started) SWORN_TRY(sync.Send(process::SyncType::kStart));
   // The init's end of the socket closes with its execve: then poststart.
   SWORN_TRY(AwaitInit(dir, st, sync.fd()));
@@ -209,21 +209,10 @@ Result<void> Kill(const std::string& root, const std::string& id, int sig, bool 
   return {};
 }
 
-Result<void> Delete(const std::string& root, const std::string& id, bool force) {
-  auto opened = state::ContainerDir::Open(root, id);
-  // runc and crun: forcing the delete of a container that is gone succeeds.
-  if (!opened && force && opened.error().code == Errc::kNotFound) return {};
-  auto dir = SWORN_TRY(std::move(opened));
-  auto loaded = dir.Load();
-  if (!loaded) {
-    // A create killed before it saved any state left only the directory.
-    if (loaded.error().code == Errc::kNotFound) return dir.Remove();
-    // As runc: a damaged state names no cgroup or process we could trust to
-    // kill, so keep everything and say so.
-    return Fail(MakeError(loaded.error().code, "cannot delete container \"" + id + "\": its state is damaged (" +
-                                                   loaded.error().Message() + "); nothing was removed"));
-  }
-  auto& st = *loaded;
+namespace {
+
+Result<void> DeleteLoaded(state::ContainerDir& dir, const std::string& id, const state::ContainerState& st,
+                          bool force) {
   Status s = dir.CurrentStatus(st);
   // The create that held the lock is gone if we got it: "creating" is dead.
   bool live = s == Status::kCreated || s == Status::kRunning || s == Status::kPaused;
@@ -253,6 +242,33 @@ Result<void> Delete(const std::string& root, const std::string& id, bool force) 
   if (hooks) process::RunHooksWarn(hooks->poststop, "poststop", HookState(st, Status::kStopped));
   if (auto r = linux_fs::DetachHostMounts(dir.path(), st.rootfs); !r) log::Warn(r.error().Message());
   return dir.Remove();
+}
+
+}  // namespace
+
+Result<void> Delete(const std::string& root, const std::string& id, bool force) {
+  auto opened = state::ContainerDir::Open(root, id);
+  // runc and crun: forcing the delete of a container that is gone succeeds.
+  if (!opened && force && opened.error().code == Errc::kNotFound) return {};
+  auto dir = SWORN_TRY(std::move(opened));
+  auto loaded = dir.Load();
+  if (!loaded) {
+    // A create killed before it saved any state left only the directory.
+    if (loaded.error().code == Errc::kNotFound) return dir.Remove();
+    // As runc: a damaged state names no cgroup or process we could trust to
+    // kill, so keep everything and say so.
+    return Fail(MakeError(loaded.error().code, "cannot delete container \"" + id + "\": its state is damaged (" +
+                                                   loaded.error().Message() + "); nothing was removed"));
+  }
+  return DeleteLoaded(dir, id, *loaded, force);
+}
+
+Result<void> DeleteCreated(const std::string& root, const std::string& id, const state::ContainerState& st) {
+  auto opened = state::ContainerDir::Open(root, id);
+  // Deleted meanwhile (a `delete --force` from elsewhere): nothing is left.
+  if (!opened && opened.error().code == Errc::kNotFound) return {};
+  auto dir = SWORN_TRY(std::move(opened));
+  return DeleteLoaded(dir, id, st, true);
 }
 
 Result<int> ParseSignal(std::string_view s) {

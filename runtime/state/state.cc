@@ -205,7 +205,11 @@ Status ContainerDir::CurrentStatus(const ContainerState& s) const {
 }
 
 Result<void> ContainerDir::Remove() {
-  for (const char* f : {"state.json", "state.json.tmp", "exec.fifo", "exec.done", "pledge.log", "pledge.learned.json"}) unlink((path_ + "/" + f).c_str());
+  // Usually state.json is all there is (a `run` leaves nothing else).
+  unlink((path_ + "/state.json").c_str());
+  if (rmdir(path_.c_str()) == 0 || errno == ENOENT) return {};
+  for (const char* f : {"state.json.tmp", "exec.fifo", "exec.done", "pledge.log", "pledge.learned.json"})
+    unlink((path_ + "/" + f).c_str());
   if (rmdir(path_.c_str()) < 0 && errno != ENOENT) return Fail(SysError("rmdir", path_));
   return {};
 }
