@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cstdlib>
 #include <cstring>
 #include <ctime>
 
@@ -96,6 +97,13 @@ Result<std::string> ReadFileAt(int dirfd, const std::string& path) {
   UniqueFd fd(openat(dirfd, path.c_str(), O_RDONLY | O_CLOEXEC));
   if (!fd) return Fail(SysError("open", path));
   return ReadAll(fd.get(), path);
+}
+
+std::optional<uint64_t> SelfStatusMask(std::string_view key) {
+  static const std::string status = ReadFile("/proc/self/status").value_or("");
+  size_t at = status.find("\n" + std::string(key) + ":\t");
+  if (at == std::string::npos) return std::nullopt;
+  return std::strtoull(status.c_str() + at + key.size() + 3, nullptr, 16);
 }
 
 std::string HostUserName(uid_t uid) {

@@ -6,6 +6,7 @@
 #include <sys/types.h>
 
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -60,6 +61,10 @@ std::string FdPath(int fd);
 
 Result<std::string> ReadFile(const std::string& path);
 Result<std::string> ReadFileAt(int dirfd, const std::string& path);
+// A hex mask of /proc/self/status ("CapBnd", "SigIgn"), from the file as it
+// was at the first call: it is read once per process (before clone: the init
+// inherits it). nullopt if the line is missing.
+std::optional<uint64_t> SelfStatusMask(std::string_view key);
 Result<void> WriteFile(const std::string& path, std::string_view data, int flags = 0, mode_t mode = 0644);
 Result<void> WriteFileAt(int dirfd, const std::string& path, std::string_view data);
 // Writes to a temp file beside `path`, fsyncs nothing, and renames over it.

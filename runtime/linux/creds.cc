@@ -36,10 +36,8 @@ std::optional<uint64_t> g_bounding;
 uint64_t BoundingSet() {
   if (g_bounding) return *g_bounding;
   uint64_t mask = 0;
-  auto status = ReadFile("/proc/self/status");
-  size_t at = status ? status->find("\nCapBnd:\t") : std::string::npos;
-  if (at != std::string::npos) {
-    mask = std::strtoull(status->c_str() + at + 9, nullptr, 16);
+  if (auto bnd = SelfStatusMask("CapBnd")) {
+    mask = *bnd;
   } else {
     for (int c = 0; c < 64; ++c) {
       int r = prctl(PR_CAPBSET_READ, c, 0, 0, 0);

@@ -26,10 +26,8 @@ std::optional<uint64_t> g_ignored;
 
 uint64_t IgnoredSignals() {
   if (g_ignored) return *g_ignored;
-  auto status = ReadFile("/proc/self/status");
-  size_t at = status ? status->find("\nSigIgn:\t") : std::string::npos;
   // Unknown: every signal is reset.
-  g_ignored = at == std::string::npos ? ~uint64_t{0} : std::strtoull(status->c_str() + at + 9, nullptr, 16);
+  g_ignored = SelfStatusMask("SigIgn").value_or(~uint64_t{0});
   return *g_ignored;
 }
 
