@@ -30,12 +30,25 @@
 #include <sys/syscall.h>
 #include <sys/sysmacros.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #define MAX_H 16
 static char hier[MAX_H][128]; /* cgroup mountpoints; the v2 one is last */
 static int nhier, v2 = -1;
 static char leaf[MAX_H][400];
+
+/* SWORN_FLOOR_STAMPS=1 prints the time of each step since start, as
+ * sworn --debug does, to compare the two step by step. */
+static struct timespec t0;
+static int stamps;
+static void stamp(const char* what) {
+  struct timespec t;
+  if (!stamps) return;
+  clock_gettime(CLOCK_MONOTONIC, &t);
+  long us = (t.tv_sec - t0.tv_sec) * 1000000 + (t.tv_nsec - t0.tv_nsec) / 1000;
+  fprintf(stderr, "sworn-floor: [%ld.%03ldms] %s\n", us / 1000, us % 1000, what);
+}
 
 static void die(const char* call, const char* path) {
   fprintf(stderr, "sworn-floor: %s %s: %s\n", call, path ? path : "", strerror(errno));
@@ -225,16 +238,20 @@ static void child(const char* rootfs, char** argv, int go) {
   for (int h = 0; h < nhier; ++h)
     if (h != v2 && (write(tasks_fd[h], "0", 1) != 1 || close(tasks_fd[h]) < 0)) die("write", "tasks");
   if (sethostname("runc", 4) < 0) die("sethostname", NULL);
+  stamp("init: namespaces entered");
   mounts(rootfs);
   devices(rootfs);
+  stamp("init: mounts done");
   enter_root(rootfs);
   finalize();
+  stamp("init: pivoted");
   if (setsid() < 0) die("setsid", NULL);
   struct rlimit nofile = {1024, 1024};
   if (setrlimit(RLIMIT_NOFILE, &nofile) < 0) die("setrlimit", NULL);
   if (syscall(SYS_keyctl, KEYCTL_JOIN_SESSION_KEYRING, "_ses.floor") < 0) die("keyctl", NULL);
   credentials();
   char c;
+  stamp("create: init ready");
   if (read(go, &c, 1) != 1) _exit(125); /* the parent says go */
   char* envp[] = {"PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin", "TERM=xterm", NULL};
   execve(argv[0], argv, envp);
@@ -247,8 +264,12 @@ int main(int argc, char** argv) {
     return 2;
   }
   static char* dflt[] = {"/bin/true", NULL};
+  stamps = getenv("SWORN_FLOOR_STAMPS") != NULL;
+  clock_gettime(CLOCK_MONOTONIC, &t0);
+  stamp("create: start");
   discover();
   make_cgroups(argv[2]);
+  stamp("create: cgroups ready");
   int go[2];
   if (pipe2(go, O_CLOEXEC) < 0) die("pipe2", NULL);
   int cgfd = v2 >= 0 ? open(leaf[v2], O_PATH | O_DIRECTORY | O_CLOEXEC) : -1;
@@ -268,12 +289,16 @@ int main(int argc, char** argv) {
   long pid = syscall(SYS_clone3, &a, sizeof(a));
   if (pid < 0) die("clone3", NULL);
   if (pid == 0) child(argv[1], argc > 3 ? argv + 3 : dflt, go[0]);
+  stamp("create: cloned init");
   for (int h = 0; h < nhier; ++h)
     if (h != v2) close(tasks_fd[h]);
   if (write(go[1], "", 1) != 1) die("write", "sync pipe");
+  stamp("run: started");
   int status;
   if (waitpid(pid, &status, 0) < 0) die("waitpid", NULL);
+  stamp("run: container exited");
   for (int h = 0; h < nhier; ++h)
     if (rmdir(leaf[h]) < 0) die("rmdir", leaf[h]);
+  stamp("run: deleted");
   return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
 }

@@ -4,6 +4,7 @@
 #include <unistd.h>
 
 #include <chrono>
+#include <cstdio>
 
 #include <nlohmann/json.hpp>
 
@@ -72,6 +73,10 @@ void Configure(const std::string& path, bool json, bool debug) {
 
 int FileFd() { return TheSink().fd == 2 ? -1 : TheSink().fd; }
 
+// Debug stamps count from the runtime's start (static initialisation), so
+// that they include argument parsing and the config read.
+const auto kStart = std::chrono::steady_clock::now();
+
 void Write(Level level, std::string_view msg) {
   Sink& s = TheSink();
   if (level == Level::kDebug && !s.debug) return;
@@ -80,9 +85,11 @@ void Write(Level level, std::string_view msg) {
   if (level == Level::kDebug) {
     // Debug lines carry the time since start: where a run spends its time.
     // They go out at level debug, as runc's --debug lines do.
-    static const auto start = std::chrono::steady_clock::now();
-    auto us = std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::steady_clock::now() - start).count();
-    timed = "[" + std::to_string(us / 1000) + "." + std::to_string(us % 1000 / 100) + "ms] " + std::string(msg);
+    auto us = std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::steady_clock::now() - kStart).count();
+    char stamp[32];
+    std::snprintf(stamp, sizeof(stamp), "[%lld.%03lldms] ", static_cast<long long>(us / 1000),
+                  static_cast<long long>(us % 1000));
+    timed = stamp + std::string(msg);
     msg = timed;
   }
   std::string safe = Escape(msg);
