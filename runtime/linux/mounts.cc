@@ -216,16 +216,17 @@ Result<void> MountCgroupV1(RootfsContext& ctx, const spec::Mount& m) {
     if (StartsWith(name, "name=")) name = name.substr(5);
     std::string dest = m.destination + "/" + name;
     if (mkdirat(top.get(), name.c_str(), 0755) < 0 && errno != EEXIST) return Fail(SysError("mkdirat", dest));
-    UniqueFd target(openat(top.get(), name.c_str(), O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
-    if (!target) return Fail(SysError("open", dest));
+    // Named through the tmpfs's fd: a walk from there crosses into what was
+    // just mounted, so the remount needs no second open.
+    std::string at = FdPath(top.get()) + "/" + name;
     unsigned long flags = m.flags & (MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC | MS_RELATIME);
     if (ctx.cgroupns) {
-      SWORN_TRY(DoMount("cgroup", target.get(), dest, h.v2 ? "cgroup2" : "cgroup", flags, h.v2 ? "" : h.controllers));
+      if (mount("cgroup", at.c_str(), h.v2 ? "cgroup2" : "cgroup", flags, h.v2 ? nullptr : h.controllers.c_str()) < 0)
+        return Fail(SysError("mount cgroup on", dest));
     } else if (i < ctx.cgroup_dirs.size()) {
-      SWORN_TRY(DoMount(ctx.cgroup_dirs[i], target.get(), dest, nullptr, MS_BIND, ""));
-      UniqueFd again(openat(top.get(), name.c_str(), O_PATH | O_NOFOLLOW | O_CLOEXEC));
-      if (!again) return Fail(SysError("open", dest));
-      if (mount(nullptr, FdPath(again.get()).c_str(), nullptr, MS_REMOUNT | MS_BIND | flags, nullptr) < 0)
+      if (mount(ctx.cgroup_dirs[i].c_str(), at.c_str(), nullptr, MS_BIND, nullptr) < 0)
+        return Fail(SysError("mount " + ctx.cgroup_dirs[i] + " on", dest));
+      if (mount(nullptr, at.c_str(), nullptr, MS_REMOUNT | MS_BIND | flags, nullptr) < 0)
         return Fail(SysError("remount", dest));
     }
   }
