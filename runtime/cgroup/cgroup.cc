@@ -22,11 +22,10 @@ std::vector<std::pair<std::string, std::string>> OwnCgroups() {
   std::vector<std::pair<std::string, std::string>> out;
   auto text = ReadFile("/proc/self/cgroup");
   if (!text) return out;
-  for (const auto& line : Split(*text, '\n')) {
-    auto f = Split(line, ':');
-    if (f.size() < 3) continue;
-    std::string path = line.substr(f[0].size() + f[1].size() + 2);
-    out.emplace_back(f[1], path);
+  for (auto line : SplitView(*text, '\n')) {
+    size_t a = line.find(':'), b = a == line.npos ? a : line.find(':', a + 1);
+    if (b == line.npos) continue;
+    out.emplace_back(line.substr(a + 1, b - a - 1), line.substr(b + 1));
   }
   return out;
 }
@@ -133,24 +132,21 @@ Result<std::vector<Hierarchy>> Discover() {
   std::vector<Hierarchy> out;
   auto text = SWORN_TRY(ReadFile("/proc/self/mountinfo"));
   auto own = OwnCgroups();
-  for (const auto& line : Split(text, '\n')) {
+  for (auto line : SplitView(text, '\n')) {
     size_t sep = line.find(" - ");
     if (sep == std::string::npos) continue;
-    auto pre = Split(line.substr(0, sep), ' ');
-    auto post = Split(line.substr(sep + 3), ' ');
+    auto pre = SplitView(line.substr(0, sep), ' ');
+    auto post = SplitView(line.substr(sep + 3), ' ');
     if (pre.size() < 5 || post.size() < 3) continue;
+    if (post[0] != "cgroup2" && post[0] != "cgroup") continue;
     Hierarchy h;
     h.mount = pre[4];
-    if (post[0] == "cgroup2") {
-      h.v2 = true;
-    } else if (post[0] == "cgroup") {
-      for (const auto& o : Split(post[2], ','))
+    h.v2 = post[0] == "cgroup2";
+    if (!h.v2)
+      for (auto o : SplitView(post[2], ','))
         if (o != "rw" && o != "ro" && o != "relatime" && o.find("release_agent") != 0 && o != "clone_children" &&
             o != "noprefix" && o != "xattr")
-          h.controllers += (h.controllers.empty() ? "" : ",") + o;
-    } else {
-      continue;
-    }
+          (h.controllers += h.controllers.empty() ? "" : ",") += o;
     bool dup = std::any_of(out.begin(), out.end(), [&](const Hierarchy& o) {
       return o.v2 == h.v2 && o.controllers == h.controllers;
     });

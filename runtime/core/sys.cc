@@ -156,16 +156,21 @@ Result<void> MkdirAll(const std::string& path, mode_t mode) {
   return {};
 }
 
-std::vector<std::string> Split(std::string_view s, char sep) {
-  std::vector<std::string> out;
+std::vector<std::string_view> SplitView(std::string_view s, char sep) {
+  std::vector<std::string_view> out;
   size_t start = 0;
   for (;;) {
     size_t pos = s.find(sep, start);
-    out.emplace_back(s.substr(start, pos == std::string_view::npos ? std::string_view::npos : pos - start));
+    out.push_back(s.substr(start, pos == std::string_view::npos ? std::string_view::npos : pos - start));
     if (pos == std::string_view::npos) break;
     start = pos + 1;
   }
   return out;
+}
+
+std::vector<std::string> Split(std::string_view s, char sep) {
+  auto views = SplitView(s, sep);
+  return {views.begin(), views.end()};
 }
 
 bool StartsWith(std::string_view s, std::string_view prefix) { return s.substr(0, prefix.size()) == prefix; }

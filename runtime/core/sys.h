@@ -75,6 +75,8 @@ Result<void> MkdirAll(const std::string& path, mode_t mode = 0755);
 std::string HostUserName(uid_t uid);
 
 std::vector<std::string> Split(std::string_view s, char sep);
+// Split without copies: the pieces point into s.
+std::vector<std::string_view> SplitView(std::string_view s, char sep);
 bool StartsWith(std::string_view s, std::string_view prefix);
 std::string Trim(std::string_view s);
 // A close-on-exec memfd holding data, sealed against any change (what the
