@@ -130,7 +130,7 @@ Result<UniqueFd> DriveChild(const process::SyncSocket& sync, const state::Contai
 }
 
 state::ContainerState InitialState(const CreateOptions& o, const std::string& bundle, const spec::Spec& spec,
-                                   const nlohmann::json& config) {
+                                   nlohmann::json config) {
   state::ContainerState st;
   st.id = o.id;
   st.oci_version = spec::kSpecVersion;
@@ -139,7 +139,7 @@ state::ContainerState InitialState(const CreateOptions& o, const std::string& bu
   st.created = NowRfc3339();
   st.owner_uid = geteuid();
   st.annotations = spec.annotations;
-  st.config = config;
+  st.config = std::move(config);
   return st;
 }
 
@@ -179,7 +179,7 @@ Result<Created> Create(const std::string& root, const CreateOptions& o) {
   log::Debug("create: config parsed");
   auto dir = SWORN_TRY(state::ContainerDir::Create(root, o.id));
   DirCleanup dir_cleanup{&dir};
-  auto st = InitialState(o, bundle, spec, spec.raw);
+  auto st = InitialState(o, bundle, spec, std::move(spec.raw));
   // Saved before any cgroup exists, so a create killed at any later point
   // leaves a state that `delete --force` can clean up.
   // (With --systemd-cgroup the path is systemd's to choose: known once the scope exists.)

@@ -43,13 +43,27 @@ Result<void> ValidateId(std::string_view id) {
   return {};
 }
 
-json ContainerState::ToJson() const {
+json ContainerState::FieldsButConfig() const {
   json j = {{"id", id},           {"ociVersion", oci_version}, {"bundle", bundle},
             {"rootfs", rootfs},   {"created", created},        {"owner_uid", owner_uid},
             {"pid", pid},         {"pid_start", pid_start},    {"annotations", annotations},
-            {"cgroup_dirs", cgroup_dirs}, {"cgroup_reused", cgroup_reused}, {"config", config}};
+            {"cgroup_dirs", cgroup_dirs}, {"cgroup_reused", cgroup_reused}};
   if (systemd_cgroup) j["systemd_cgroup"] = true;
   return j;
+}
+
+json ContainerState::ToJson() const {
+  json j = FieldsButConfig();
+  j["config"] = config;
+  return j;
+}
+
+// The config is most of the state: dumped where it is, not copied into a
+// second document first.
+std::string ContainerState::Dump() const {
+  std::string out = FieldsButConfig().dump();
+  out.pop_back();  // the closing brace of a non-empty object
+  return out + ",\"config\":" + config.dump() + "}";
 }
 
 Result<ContainerState> ContainerState::FromJson(const json& j) {
@@ -181,7 +195,7 @@ Result<void> ContainerDir::Save(const ContainerState& s) const {
   // WriteFileAtomic opens the temp file with O_CREAT: never through a
   // symlink someone left in its place.
   unlink((path_ + "/state.json.tmp").c_str());
-  return WriteFileAtomic(path_ + "/state.json", s.ToJson().dump());
+  return WriteFileAtomic(path_ + "/state.json", s.Dump());
 }
 
 Status ContainerDir::CurrentStatus(const ContainerState& s) const {

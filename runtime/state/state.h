@@ -41,7 +41,11 @@ struct ContainerState {
   nlohmann::json config;  // the bundle's config.json as created (poststop hooks)
 
   nlohmann::json ToJson() const;
+  std::string Dump() const;  // ToJson().dump(), without copying config
   static Result<ContainerState> FromJson(const nlohmann::json& j);
+
+ private:
+  nlohmann::json FieldsButConfig() const;
 };
 
 // A container's directory, locked for as long as this object lives.

@@ -203,3 +203,16 @@ TEST_CASE("created stamps are UTC RFC 3339, as gmtime gives them", "[unit][state
     CHECK(sworn::Rfc3339(t, 42) == want);
   }
 }
+
+TEST_CASE("the state file Save writes is the state's JSON, config included", "[unit][state]") {
+  sworn::state::ContainerState s;
+  s.id = "c1";
+  s.pid = 42;
+  s.systemd_cgroup = true;
+  s.config = {{"linux", {{"cgroupsPath", "/sworn-u/c1"}}}, {"process", {{"args", {"/bin/true"}}}}};
+  s.annotations = {{"a", "b\"c"}};
+  CHECK(nlohmann::json::parse(s.Dump()) == s.ToJson());
+  s.systemd_cgroup = false;
+  s.config = nlohmann::json::object();
+  CHECK(nlohmann::json::parse(s.Dump()) == s.ToJson());
+}
