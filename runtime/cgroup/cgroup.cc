@@ -41,12 +41,14 @@ bool HasController(const std::string& list, std::string_view c) {
 }
 
 // v1 cpuset cgroups start with empty cpus/mems and refuse tasks until both
-// are filled; copy them from the parent as runc does.
-Result<void> InitCpuset(const std::string& dir) {
+// are filled; copy them from the parent as runc does. A cgroup just made has
+// either nothing or (cgroup.clone_children) the parent's already: no need to
+// read it first.
+Result<void> InitCpuset(const std::string& dir, bool fresh) {
   std::string parent = dir.substr(0, dir.rfind('/'));
   for (const char* f : {"cpuset.cpus", "cpuset.mems"}) {
-    auto cur = ReadFile(dir + "/" + f);
-    if (cur && !Trim(*cur).empty()) continue;
+    if (!fresh)
+      if (auto cur = ReadFile(dir + "/" + f); cur && !Trim(*cur).empty()) continue;
     auto val = SWORN_TRY(ReadFile(parent + "/" + f));
     SWORN_TRY(WriteFile(dir + "/" + f, Trim(val), O_WRONLY));
   }
@@ -90,7 +92,7 @@ Result<bool> MakeCgroup(const std::string& mount, const std::string& rel, const 
     // Enabling a controller in the parent hands it to existing children too.
     if (h.v2) EnsureControllers(dir.substr(0, dir.rfind('/')));
     made->push_back(dir);
-    if (cpuset) SWORN_TRY(InitCpuset(dir));
+    if (cpuset) SWORN_TRY(InitCpuset(dir, true));
     return true;
   }
   if (errno == EEXIST) {
@@ -118,7 +120,7 @@ Result<bool> MakeCgroup(const std::string& mount, const std::string& rel, const 
       made->push_back(dir);
     else if (errno != EEXIST)
       return Fail(SysError("mkdir", dir));
-    if (cpuset) SWORN_TRY(InitCpuset(dir));
+    if (cpuset) SWORN_TRY(InitCpuset(dir, leaf));
   }
   return leaf;
 }

@@ -40,10 +40,13 @@ Result<void> BindHostDevice(const RootfsContext& ctx, const spec::Device& d) {
   return {};
 }
 
-// The directory fd of the last device made: runc's defaults all share /dev.
+// The directory fd of the last device made (runc's defaults all share
+// /dev), and who owns a node made now.
 struct DeviceDir {
   std::string path;
   UniqueFd fd;
+  uid_t uid = geteuid();
+  gid_t gid = getegid();
 };
 
 Result<int> OpenDeviceDir(const RootfsContext& ctx, DeviceDir& cache, const std::string& path) {
@@ -52,7 +55,8 @@ Result<int> OpenDeviceDir(const RootfsContext& ctx, DeviceDir& cache, const std:
   // mknodat needs a real directory fd, not O_PATH.
   UniqueFd real(openat(dir.get(), ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC));
   if (!real) return Fail(SysError("open", path));
-  cache = {path, std::move(real)};
+  cache.path = path;
+  cache.fd = std::move(real);
   return cache.fd.get();
 }
 
@@ -71,7 +75,7 @@ Result<void> MakeDevice(const RootfsContext& ctx, const spec::Device& d, DeviceD
   uid_t uid = d.uid.value_or(0);
   gid_t gid = d.gid.value_or(0);
   // A new node is the creator's already.
-  if ((uid != geteuid() || gid != getegid()) && fchownat(dir, name.c_str(), uid, gid, AT_SYMLINK_NOFOLLOW) < 0)
+  if ((uid != cache.uid || gid != cache.gid) && fchownat(dir, name.c_str(), uid, gid, AT_SYMLINK_NOFOLLOW) < 0)
     return Fail(SysError("chown", d.path));
   return {};
 }
