@@ -87,14 +87,19 @@ Parsed ParseVerb(const po::options_description& verb_desc, const std::vector<std
   p.positional.insert(p.positional.end(), args.begin() + static_cast<long>(i), args.end());
   int style = (po::command_line_style::default_style | po::command_line_style::allow_long_disguise) &
               ~po::command_line_style::allow_guessing;
-  std::ostringstream options;
-  options << desc;
+  // Formatted only when shown: wrapping every option's text costs more than
+  // the parse itself.
+  auto options = [&] {
+    std::ostringstream out;
+    out << desc;
+    return out.str();
+  };
   try {
     po::store(po::command_line_parser(flags).options(desc).style(style).run(), p.vm);
   } catch (const po::error& e) {
-    throw UsageRequest{false, e.what(), options.str()};
+    throw UsageRequest{false, e.what(), options()};
   }
-  if (own_help && p.vm.count("help")) throw UsageRequest{true, "", options.str()};
+  if (own_help && p.vm.count("help")) throw UsageRequest{true, "", options()};
   po::notify(p.vm);
   return p;
 }
@@ -169,11 +174,18 @@ int main(int argc, char** argv) {
   // until its exec) is non-dumpable: a container that sees it (host pid
   // namespace) cannot open its /proc/PID/exe, i.e. this binary (CVE-2019-5736).
   if (geteuid() == 0) prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
+  int rc;
   try {
-    return sworn::cli::Main(argc, argv);
+    rc = sworn::cli::Main(argc, argv);
   } catch (const boost::program_options::error& e) {
-    return sworn::cli::Report(e.what());
+    rc = sworn::cli::Report(e.what());
   } catch (const std::exception& e) {
-    return sworn::cli::Report(std::string("internal error: ") + e.what());
+    rc = sworn::cli::Report(std::string("internal error: ") + e.what());
   }
+  // What is left is memory and fds, which the kernel takes back: no static
+  // destructors (the verbs' own objects are gone already; log lines are
+  // written unbuffered). Only stdio may still hold output.
+  std::cout.flush();
+  std::fflush(nullptr);
+  _exit(rc);
 }
