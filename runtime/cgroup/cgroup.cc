@@ -433,6 +433,14 @@ Result<void> Placement::Attach(pid_t pid, bool skip_v2, const std::vector<std::s
   return {};
 }
 
+bool Placement::NeedsAttach(bool skip_v2, const std::vector<std::string>& joined) const {
+  if (!rejoin_.empty()) return true;
+  for (const auto& dir : dirs_)
+    if (!(skip_v2 && v2_fd_ && dir == v2_dir_) && std::find(joined.begin(), joined.end(), dir) == joined.end())
+      return true;
+  return false;
+}
+
 void Placement::Rejoin() const {
   for (const auto& dir : rejoin_)
     if (auto r = WriteFile(dir + "/cgroup.procs", std::to_string(getpid()), O_WRONLY); !r) log::Warn(r.error().Message());

@@ -79,6 +79,9 @@ class Placement {
   // Writes pid into cgroup.procs of every hierarchy (skipping cgroup2 when
   // the process was cloned into it, and those the process joined itself).
   Result<void> Attach(pid_t pid, bool skip_v2, const std::vector<std::string>& joined = {}) const;
+  // Whether Attach has anything to write (a hierarchy the process neither
+  // joined itself nor was cloned into, or systemd's rejoin).
+  bool NeedsAttach(bool skip_v2, const std::vector<std::string>& joined) const;
   void Commit() { committed_ = true; }
 
  private:

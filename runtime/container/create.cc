@@ -103,14 +103,15 @@ Result<UniqueFd> DriveChild(const process::SyncSocket& sync, const state::Contai
                             const spec::Spec& spec,
                             const cgroup::Placement& cg, bool in_cgroup, state::ContainerState& st,
                             const NsPlan& plan, const security::BpfProgram* notify,
-                            const std::vector<std::string>& joined) {
+                            const std::vector<std::string>& joined, bool start_at_ready) {
   if (plan.write_maps) SWORN_TRY(WriteIdMaps(pid, spec.linux));
+  std::string_view go = start_at_ready ? process::kGoStartAtReady : "";
   // A cgroup namespace is rooted where the child is when it unshares, so
   // then it must wait for the join; otherwise both proceed at once.
-  if (!plan.unshare_cgroupns) SWORN_TRY(sync.Send(process::SyncType::kGo, pid));
+  if (!plan.unshare_cgroupns) SWORN_TRY(sync.Send(process::SyncType::kGo, pid, go));
   SWORN_TRY(cg.Attach(pid, in_cgroup, joined));
   log::Debug("create: init attached to its cgroups");
-  if (plan.unshare_cgroupns) SWORN_TRY(sync.Send(process::SyncType::kGo, pid));
+  if (plan.unshare_cgroupns) SWORN_TRY(sync.Send(process::SyncType::kGo, pid, go));
   // kHooksDone goes only after the child asks: queued earlier, it is unread
   // when a child that failed its mounts exits, and the kernel then resets
   // the socket, losing the error the child left for us.
@@ -250,15 +251,16 @@ Result<Created> Create(const std::string& root, const CreateOptions& o) {
   child_sock.Close();
   log::Debug("create: cloned init " + std::to_string(child.pid));
   plan.joins = std::move(req.joins);
-  auto pty = SWORN_TRY(DriveChild(parent_sock, dir, child.pid, spec, cg, child.in_cgroup, st, plan,
-                                  seccomp.notify ? &seccomp : nullptr, self_join.dirs));
-
-  log::Debug("create: init ready");
   // `run`: the program may start while the state is saved (nothing in the
   // container reads it), unless a startContainer hook could ask for it.
   // --pid-file names the pid before the program runs, as at create.
   bool early_start = o.foreground && spec.hooks.start_container.empty() && o.pid_file.empty();
-  if (early_start) SWORN_TRY(parent_sock.Send(process::SyncType::kStart));
+  bool start_at_ready = early_start && !seccomp.notify && !cg.NeedsAttach(child.in_cgroup, self_join.dirs);
+  auto pty = SWORN_TRY(DriveChild(parent_sock, dir, child.pid, spec, cg, child.in_cgroup, st, plan,
+                                  seccomp.notify ? &seccomp : nullptr, self_join.dirs, start_at_ready));
+
+  log::Debug("create: init ready");
+  if (early_start && !start_at_ready) SWORN_TRY(parent_sock.Send(process::SyncType::kStart));
   st.pid = child.pid;
   st.pid_start = state::ProcessStartTime(child.pid);
   SWORN_TRY(dir.Save(st));

@@ -12,6 +12,12 @@
 //   save state, pid file; exit            block on the exec fifo until start
 //                                         (`run` sends kStart here instead)
 //
+// `run` with no startContainer hook, pid file or notify listener has
+// nothing to do between kReady and the start: its kGo carries
+// kGoStartAtReady and the child execs right after kReady, one round trip
+// less. The parent sends it only when the child joins all its cgroups
+// itself (Placement::NeedsAttach), so the program never runs outside them.
+//
 // Without a cgroup namespace to create, kGo goes out before the parent
 // joins the child to its cgroups, so the two work in parallel; the child
 // reaches nothing user-controlled before kHooksDone, which follows the join.
@@ -27,6 +33,7 @@
 #pragma once
 
 #include <string>
+#include <string_view>
 
 #include "core/error.h"
 #include "core/fd.h"
@@ -34,6 +41,7 @@
 namespace sworn::process {
 
 enum class SyncType : uint32_t { kGo = 1, kRunHooks, kHooksDone, kReady, kError, kFd, kStart, kWarning };
+inline constexpr std::string_view kGoStartAtReady = "start-at-ready";  // kGo's text
 
 struct SyncMsg {
   SyncType type;
