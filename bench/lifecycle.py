@@ -182,7 +182,7 @@ def main():
     try:
         unmount = bench.state_tmpfs(base, args.state_on_disk)
         bundle = bench.make_bundle(base, {})
-        runtimes = make_runtimes(names, os.path.abspath(args.sworn), base, False)
+        runtimes = make_runtimes(names, bench.installed_copy(args.sworn, base), base, False)
         subjects = [Subject(rt, bundle, base) for rt in runtimes]
         if "crun" in names and crun_needs_wrapper():
             subjects.append(Subject(None, bundle, base))

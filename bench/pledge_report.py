@@ -222,7 +222,7 @@ def main():
     base = Path(tempfile.mkdtemp(prefix="sworn-bench-pr-"))
     subjects = []
     try:
-        subjects = make_subjects(base, os.path.abspath(args.sworn), args.calls)
+        subjects = make_subjects(base, bench.installed_copy(args.sworn, base), args.calls)
         with tempfile.TemporaryFile() as log:
             for i in range(args.warmup + args.iterations):
                 for s in subjects:
