@@ -123,7 +123,10 @@ static void make_cgroups(const char* cg) {
       snprintf(to, sizeof(to), "%s/devices.deny", path);
       put(to, "a");
       snprintf(to, sizeof(to), "%s/devices.allow", path);
-      for (size_t i = 0; i < sizeof(rules) / sizeof(*rules); ++i) put(to, rules[i]);
+      int fd = open(to, O_WRONLY | O_CLOEXEC); /* one open, a rule per write, as sworn */
+      for (size_t i = 0; fd >= 0 && i < sizeof(rules) / sizeof(*rules); ++i)
+        if (write(fd, rules[i], strlen(rules[i])) < 0) die("write", to);
+      if (fd < 0 || close(fd) < 0) die("open", to);
     }
   }
 }

@@ -34,14 +34,23 @@ size_t V1Start(const std::vector<DeviceRule>& rules) {
   return 0;
 }
 
+// devices.allow and devices.deny are opened once each: every write(2) to
+// them is a rule of its own.
 Result<void> ApplyV1(const std::vector<DeviceRule>& rules, const std::string& dir) {
+  UniqueFd files[2];  // deny, allow
+  auto put = [&](bool allow, const std::string& rule) -> Result<void> {
+    std::string path = dir + (allow ? "/devices.allow" : "/devices.deny");
+    UniqueFd& fd = files[allow];
+    if (!fd) fd.reset(open(path.c_str(), O_WRONLY | O_CLOEXEC));
+    if (!fd) return Fail(SysError("open", path));
+    if (write(fd.get(), rule.data(), rule.size()) != static_cast<ssize_t>(rule.size()))
+      return Fail(SysError("write", path));
+    return {};
+  };
   // Start from nothing allowed; a v1 child inherits its parent's list.
-  SWORN_TRY(WithContext(WriteFile(dir + "/devices.deny", "a", O_WRONLY), "linux.resources.devices"));
-  for (size_t i = V1Start(rules); i < rules.size(); ++i) {
-    const auto& r = rules[i];
-    std::string file = dir + (r.allow ? "/devices.allow" : "/devices.deny");
-    SWORN_TRY(WithContext(WriteFile(file, V1Rule(r), O_WRONLY), "linux.resources.devices: " + V1Rule(r)));
-  }
+  SWORN_TRY(WithContext(put(false, "a"), "linux.resources.devices"));
+  for (size_t i = V1Start(rules); i < rules.size(); ++i)
+    SWORN_TRY(WithContext(put(rules[i].allow, V1Rule(rules[i])), "linux.resources.devices: " + V1Rule(rules[i])));
   return {};
 }
 
