@@ -99,9 +99,14 @@ static Result<UniqueFd> LockDir(const std::string& path, bool lock = true) {
 
 Result<ContainerDir> ContainerDir::Create(const std::string& root, std::string_view id) {
   SWORN_TRY(ValidateId(id));
-  SWORN_TRY(MkdirAll(root, 0711));
   std::string path = root + "/" + std::string(id);
-  if (mkdir(path.c_str(), 0711) < 0) {
+  // The root usually exists: made (with its parents) only when it does not.
+  int made = mkdir(path.c_str(), 0711);
+  if (made < 0 && errno == ENOENT) {
+    SWORN_TRY(MkdirAll(root, 0711));
+    made = mkdir(path.c_str(), 0711);
+  }
+  if (made < 0) {
     if (errno == EEXIST)
       return Fail(MakeError(Errc::kAlreadyExists, "container \"" + std::string(id) + "\" already exists"));
     return Fail(SysError("mkdir", path));
