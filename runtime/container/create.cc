@@ -19,6 +19,7 @@
 #include "cgroup/self_join.h"
 #include "container/container.h"
 #include "container/spawn.h"
+#include "core/json_input.h"
 #include "core/log.h"
 #include "core/sys.h"
 #include "core/unix_socket.h"
@@ -181,6 +182,10 @@ Result<Created> Create(const std::string& root, const CreateOptions& o) {
   auto dir = SWORN_TRY(state::ContainerDir::Create(root, o.id));
   DirCleanup dir_cleanup{&dir};
   auto st = InitialState(o, bundle, spec, std::move(spec.raw));
+  // A BOM may open a file but not a value inside another document. A config
+  // near the size bound is dumped compact instead, so the state stays below it.
+  if (text.size() < kMaxJsonBytes / 2)
+    st.config_text = text.starts_with("\xEF\xBB\xBF") ? text.substr(3) : std::move(text);
   // Saved before any cgroup exists, so a create killed at any later point
   // leaves a state that `delete --force` can clean up.
   // (With --systemd-cgroup the path is systemd's to choose: known once the scope exists.)

@@ -58,12 +58,12 @@ json ContainerState::ToJson() const {
   return j;
 }
 
-// The config is most of the state: dumped where it is, not copied into a
-// second document first.
+// The config is most of the state: written from the text it was parsed
+// from, or dumped where it is, never copied into a second document first.
 std::string ContainerState::Dump() const {
   std::string out = FieldsButConfig().dump();
   out.pop_back();  // the closing brace of a non-empty object
-  return out + ",\"config\":" + config.dump() + "}";
+  return out + ",\"config\":" + (config_text.empty() ? config.dump() : config_text) + "}";
 }
 
 Result<ContainerState> ContainerState::FromJson(const json& j) {

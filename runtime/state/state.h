@@ -39,6 +39,9 @@ struct ContainerState {
   std::vector<std::string> cgroup_reused;
   bool systemd_cgroup = false;  // --systemd-cgroup: a transient scope, stopped by delete
   nlohmann::json config;  // the bundle's config.json as created (poststop hooks)
+  // config.json's text, when this process read it: Dump writes it as is
+  // rather than serialising config again (it parses to config).
+  std::string config_text;
 
   nlohmann::json ToJson() const;
   std::string Dump() const;  // ToJson().dump(), without copying config

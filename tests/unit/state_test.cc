@@ -215,4 +215,9 @@ TEST_CASE("the state file Save writes is the state's JSON, config included", "[u
   s.systemd_cgroup = false;
   s.config = nlohmann::json::object();
   CHECK(nlohmann::json::parse(s.Dump()) == s.ToJson());
+  // The text config.json was parsed from goes in as it is, whitespace and all.
+  s.config_text = "{\n  \"ociVersion\": \"1.0.2\",\n  \"hostname\": \"h\"\n}\n";
+  s.config = nlohmann::json::parse(s.config_text);
+  CHECK(nlohmann::json::parse(s.Dump()) == s.ToJson());
+  CHECK(s.Dump().find("\"hostname\": \"h\"") != std::string::npos);
 }
