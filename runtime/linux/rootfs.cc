@@ -183,16 +183,19 @@ Result<UniqueFd> OpenMaskTarget(int root, const std::string& path, const char* f
   return fd;
 }
 
+// A read-only copy of what is at path, attached over it. mount_setattr
+// keeps every other flag of the mount (the locked ones too, in a user
+// namespace), and the copy is attached through the fd: no second lookup.
 Result<void> ReadonlyPath(int root, const std::string& path) {
   auto fd = SWORN_TRY(OpenMaskTarget(root, path, "linux.readonlyPaths"));
   if (!fd) return {};
-  std::string p = FdPath(fd.get());
-  if (mount(p.c_str(), p.c_str(), nullptr, MS_BIND | MS_REC, nullptr) < 0)
-    return Fail(SysError("linux.readonlyPaths: bind", path));
-  auto again = SWORN_TRY(OpenMaskTarget(root, path, "linux.readonlyPaths"));
-  std::string q = FdPath(again.get());
-  unsigned long f = MS_BIND | MS_REMOUNT | MS_RDONLY | MS_REC | StatFlags(q.c_str());
-  if (mount(nullptr, q.c_str(), nullptr, f, nullptr) < 0) return Fail(SysError("linux.readonlyPaths: remount ro", path));
+  UniqueFd tree(static_cast<int>(syscall(SYS_open_tree, fd.get(), "",
+                                         OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | AT_EMPTY_PATH | AT_RECURSIVE)));
+  if (!tree) return Fail(SysError("linux.readonlyPaths: open_tree", path));
+  if (RawMountSetattr(tree.get(), "", AT_EMPTY_PATH | AT_RECURSIVE, MOUNT_ATTR_RDONLY, 0, 0) < 0)
+    return Fail(SysError("linux.readonlyPaths: mount_setattr ro", path));
+  if (syscall(SYS_move_mount, tree.get(), "", fd.get(), "", MOVE_MOUNT_F_EMPTY_PATH | MOVE_MOUNT_T_EMPTY_PATH) < 0)
+    return Fail(SysError("linux.readonlyPaths: move_mount", path));
   return {};
 }
 
