@@ -199,9 +199,16 @@ static void finalize(void) {
                                  "/proc/sched_debug", "/sys/firmware",     "/proc/scsi"};
   struct stat st;
   for (size_t i = 0; i < sizeof(ro) / sizeof(*ro); ++i) {
-    if (stat(ro[i], &st) < 0) continue;
-    mnt(ro[i], ro[i], NULL, MS_BIND | MS_REC, NULL);
-    mnt(NULL, ro[i], NULL, MS_RDONLY | MS_REMOUNT | MS_BIND | MS_REC, NULL);
+    /* As sworn: a read-only copy (open_tree, mount_setattr) moved over it. */
+    int fd = open(ro[i], O_PATH | O_CLOEXEC);
+    if (fd < 0) continue;
+    int tree = (int)syscall(SYS_open_tree, fd, "", OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | AT_EMPTY_PATH | AT_RECURSIVE);
+    struct mount_attr attr = {.attr_set = MOUNT_ATTR_RDONLY};
+    if (tree < 0 || syscall(SYS_mount_setattr, tree, "", AT_EMPTY_PATH | AT_RECURSIVE, &attr, sizeof(attr)) < 0 ||
+        syscall(SYS_move_mount, tree, "", fd, "", MOVE_MOUNT_F_EMPTY_PATH | MOVE_MOUNT_T_EMPTY_PATH) < 0)
+      die("read-only copy of", ro[i]);
+    close(tree);
+    close(fd);
   }
   for (size_t i = 0; i < sizeof(masked) / sizeof(*masked); ++i) {
     if (stat(masked[i], &st) < 0) continue;

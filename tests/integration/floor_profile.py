@@ -6,6 +6,7 @@ under `strace -f`, and fails if their kernel work differs in
   - the clone flags of the container's init,
   - the mount calls (source, type, flags, data; targets are /proc/self/fd
     magic links in sworn and plain paths in the floor, so they are left out),
+    and the new mount API's open_tree, mount_setattr and move_mount (flags),
   - the cgroup directories made and removed, and the hierarchies joined.
 
 When it fails, the floor no longer measures sworn's work (or sworn started
@@ -29,7 +30,7 @@ REPO = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(REPO / "conformance"))
 from harness import MAKE_ROOTFS, remove_cgroup, runc_spec  # noqa: E402
 
-CALLS = "clone,clone3,mount,mkdir,mkdirat,rmdir,openat"
+CALLS = "clone,clone3,mount,open_tree,mount_setattr,move_mount,mkdir,mkdirat,rmdir,openat"
 LINE = re.compile(r"^(\d+)\s+(\w+)\((.*)\)\s+=\s+(-?\d+|\?)")
 
 
@@ -69,6 +70,10 @@ def profile(calls, cgroup):
             if src.startswith('"/proc/self/fd/') or (src.startswith('"/') and "/sys/fs/cgroup/" not in src):
                 src = "<path>"  # a bind source: sworn names it by fd, the floor by path
             prof["mounts"].append(" ".join([cg(src), fstype, flags, data.replace("...", "")]))
+        elif name in ("open_tree", "mount_setattr", "move_mount") and ret != "-1":
+            # fds and paths differ between the two; the flags and attributes are the work
+            prof["mounts"].append(" ".join([name] + [a.strip() for a in split_args(args)
+                                                     if not re.fullmatch(r'\s*(\d+|""|"/[^"]*"|\d+ /\* [^*]* \*/)', a)]))
         elif name in ("mkdir", "rmdir") and ret == "0" and args.startswith('"/sys/fs/cgroup/'):
             prof["cgroup_" + name].add(cg(args.split('"')[1]))
         elif name == "openat" and re.search(r'/(cgroup\.procs|tasks)"', args) and "O_WRONLY" in args and ret != "-1":
