@@ -66,7 +66,10 @@ struct CgroupSet {
 };
 Result<CgroupSet> ResolveSet(const std::vector<std::string>& dirs);
 
-Result<void> Apply(const Resources& r, const CgroupSet& set);
+// Limits, and the device rules unless devices is false (then
+// ApplyDeviceRules must follow before the container's program runs).
+Result<void> Apply(const Resources& r, const CgroupSet& set, bool devices = true);
+Result<void> ApplyDeviceRules(const Resources& r, const CgroupSet& set);
 
 // runc's conversions from v1 values to v2 files.
 uint64_t SharesToWeight(uint64_t shares);

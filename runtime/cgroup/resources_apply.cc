@@ -225,19 +225,23 @@ Result<CgroupSet> ResolveSet(const std::vector<std::string>& dirs) {
   return s;
 }
 
-Result<void> Apply(const Resources& r, const CgroupSet& s) {
+Result<void> ApplyDeviceRules(const Resources& r, const CgroupSet& s) {
+  if (!r.has_devices) return {};
+  // Rootless, device rules are not expected to work (the v1 devices
+  // controller and cgroup2 device programs need privilege), as in runc;
+  // the kernel still keeps the user from nodes it may not open.
+  auto dev = ApplyDevices(r.devices, s);
+  if (!dev && !RootlessCgroups()) return dev;
+  if (!dev) log::Debug("rootless: device rules not applied: " + dev.error().Message());
+  return {};
+}
+
+Result<void> Apply(const Resources& r, const CgroupSet& s, bool devices) {
   SWORN_TRY(ApplyMemory(r, s));
   SWORN_TRY(ApplyCpu(r, s));
   SWORN_TRY(ApplyBlkio(r, s));
   SWORN_TRY(ApplyRest(r, s));
-  // Rootless, device rules are not expected to work (the v1 devices
-  // controller and cgroup2 device programs need privilege), as in runc;
-  // the kernel still keeps the user from nodes it may not open.
-  if (r.has_devices) {
-    auto dev = ApplyDevices(r.devices, s);
-    if (!dev && !RootlessCgroups()) return dev;
-    if (!dev) log::Debug("rootless: device rules not applied: " + dev.error().Message());
-  }
+  if (devices) SWORN_TRY(ApplyDeviceRules(r, s));
   return {};
 }
 

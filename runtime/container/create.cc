@@ -99,20 +99,29 @@ Result<void> CheckExecPasses(const security::BpfProgram& p) {
   return {};
 }
 
+// What the parent writes while the child builds its rootfs (process/sync.h).
+struct WhileBuilding {
+  const cgroup::Resources* devices = nullptr;  // device rules still to write, to `set`
+  const cgroup::CgroupSet* set = nullptr;
+  bool queue_start = false;  // then kStart, read by the child once it is ready
+};
+
 // The parent's half of the sync ladder in process/sync.h.
 Result<UniqueFd> DriveChild(const process::SyncSocket& sync, const state::ContainerDir& dir, pid_t pid,
                             const spec::Spec& spec,
                             const cgroup::Placement& cg, bool in_cgroup, state::ContainerState& st,
                             const NsPlan& plan, const security::BpfProgram* notify,
-                            const std::vector<std::string>& joined, bool start_at_ready) {
+                            const std::vector<std::string>& joined, const WhileBuilding& meanwhile) {
   if (plan.write_maps) SWORN_TRY(WriteIdMaps(pid, spec.linux));
-  std::string_view go = start_at_ready ? process::kGoStartAtReady : "";
   // A cgroup namespace is rooted where the child is when it unshares, so
   // then it must wait for the join; otherwise both proceed at once.
-  if (!plan.unshare_cgroupns) SWORN_TRY(sync.Send(process::SyncType::kGo, pid, go));
+  if (!plan.unshare_cgroupns) SWORN_TRY(sync.Send(process::SyncType::kGo, pid));
   SWORN_TRY(cg.Attach(pid, in_cgroup, joined));
   log::Debug("create: init attached to its cgroups");
-  if (plan.unshare_cgroupns) SWORN_TRY(sync.Send(process::SyncType::kGo, pid, go));
+  if (plan.unshare_cgroupns) SWORN_TRY(sync.Send(process::SyncType::kGo, pid));
+  // Device rules bind the program, which runs only after kStart.
+  if (meanwhile.devices) SWORN_TRY(cgroup::ApplyDeviceRules(*meanwhile.devices, *meanwhile.set));
+  if (meanwhile.queue_start) SWORN_TRY(sync.Send(process::SyncType::kStart));
   // kHooksDone goes only after the child asks: queued earlier, it is unread
   // when a child that failed its mounts exits, and the kernel then resets
   // the socket, losing the error the child left for us.
@@ -202,8 +211,16 @@ Result<Created> Create(const std::string& root, const CreateOptions& o) {
   st.cgroup_reused = cg.Reused();
   // Rootless, hierarchies the user may not write are left out.
   st.cgroup_dirs = cg.dirs();
+  // `run`: the program may start while the state is saved (nothing in the
+  // container reads it), unless a startContainer hook could ask for it.
+  // --pid-file names the pid before the program runs, as at create.
+  bool early_start = o.foreground && spec.hooks.start_container.empty() && o.pid_file.empty();
+  // With nothing to wait for between kReady and the start either, the device
+  // rules are written while the child builds its rootfs (process/sync.h).
+  bool overlap = early_start && !seccomp.notify && !process::AwaitsRuntimeHooks(spec.hooks);
+  auto set = SWORN_TRY(cgroup::ResolveSet(cg.dirs()));
   // Limits are in place before the init process joins the cgroup.
-  SWORN_TRY(cgroup::Apply(resources, SWORN_TRY(cgroup::ResolveSet(cg.dirs()))));
+  SWORN_TRY(cgroup::Apply(resources, set, !overlap));
   log::Debug("create: cgroups ready");
   // `run` starts the init over the sync socket; only `create` needs the fifo.
   UniqueFd fifo, exec_done;
@@ -256,16 +273,13 @@ Result<Created> Create(const std::string& root, const CreateOptions& o) {
   child_sock.Close();
   log::Debug("create: cloned init " + std::to_string(child.pid));
   plan.joins = std::move(req.joins);
-  // `run`: the program may start while the state is saved (nothing in the
-  // container reads it), unless a startContainer hook could ask for it.
-  // --pid-file names the pid before the program runs, as at create.
-  bool early_start = o.foreground && spec.hooks.start_container.empty() && o.pid_file.empty();
-  bool start_at_ready = early_start && !seccomp.notify && !cg.NeedsAttach(child.in_cgroup, self_join.dirs);
+  WhileBuilding meanwhile;
+  if (overlap) meanwhile = {&resources, &set, !cg.NeedsAttach(child.in_cgroup, self_join.dirs)};
   auto pty = SWORN_TRY(DriveChild(parent_sock, dir, child.pid, spec, cg, child.in_cgroup, st, plan,
-                                  seccomp.notify ? &seccomp : nullptr, self_join.dirs, start_at_ready));
+                                  seccomp.notify ? &seccomp : nullptr, self_join.dirs, meanwhile));
 
   log::Debug("create: init ready");
-  if (early_start && !start_at_ready) SWORN_TRY(parent_sock.Send(process::SyncType::kStart));
+  if (early_start && !meanwhile.queue_start) SWORN_TRY(parent_sock.Send(process::SyncType::kStart));
   st.pid = child.pid;
   st.pid_start = state::ProcessStartTime(child.pid);
   SWORN_TRY(dir.Save(st));

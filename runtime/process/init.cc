@@ -167,8 +167,7 @@ Result<std::optional<security::LandlockPlan>> PlanSandbox(const security::Sandbo
   };
   if (auto ok = setup(); !ok) ChildFail(r.sync, ok.error());
   ReportReady(r.filters, *r.sync);
-  if (std::string_view(go->text) != kGoStartAtReady)
-    if (auto ok = WaitForStart(r.fifo_fd, *r.sync); !ok) ChildFail(nullptr, ok.error());
+  if (auto ok = WaitForStart(r.fifo_fd, *r.sync); !ok) ChildFail(nullptr, ok.error());
   r.hook_state["status"] = "created";
   if (auto ok = RunHooks(r.spec->hooks.start_container, "startContainer", r.hook_state.dump()); !ok)
     ChildFail(nullptr, ok.error());

@@ -33,8 +33,14 @@ Result<SyncMsg> SyncSocket::Recv(UniqueFd* fd_out) const {
   h.msg_control = cbuf;
   h.msg_controllen = sizeof(cbuf);
   ssize_t r;
-  do r = recvmsg(fd_.get(), &h, MSG_CMSG_CLOEXEC);
-  while (r < 0 && errno == EINTR);
+  // ECONNRESET: the peer closed with messages of ours unread. The kernel
+  // says so once, then still hands out what the peer sent before (its kError).
+  bool reset_seen = false;
+  for (;;) {
+    r = recvmsg(fd_.get(), &h, MSG_CMSG_CLOEXEC);
+    if (r >= 0 || (errno != EINTR && (errno != ECONNRESET || reset_seen))) break;
+    reset_seen |= errno == ECONNRESET;
+  }
   if (r < 0) return Fail(SysError("recvmsg", "sync socket"));
   if (r == 0) return Fail(MakeError(Errc::kNotFound, "the other side of the sync socket exited"));
   for (cmsghdr* c = CMSG_FIRSTHDR(&h); c; c = CMSG_NXTHDR(&h, c)) {

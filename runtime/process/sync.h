@@ -12,11 +12,14 @@
 //   save state, pid file; exit            block on the exec fifo until start
 //                                         (`run` sends kStart here instead)
 //
-// `run` with no startContainer hook, pid file or notify listener has
-// nothing to do between kReady and the start: its kGo carries
-// kGoStartAtReady and the child execs right after kReady, one round trip
-// less. The parent sends it only when the child joins all its cgroups
-// itself (Placement::NeedsAttach), so the program never runs outside them.
+// `run` with no hook before the start, pid file or notify listener has
+// nothing to wait for between kReady and the start: it writes the device
+// rules while the child builds its rootfs, then queues kStart at once, which
+// the child finds waiting when it is ready (no round trip). Only when the
+// child joins all its cgroups itself (Placement::NeedsAttach): what the
+// parent writes before kStart is then all the program needs. A child that
+// fails with kStart unread makes the kernel report ECONNRESET to the parent
+// first; Recv then still reads the kError it left.
 //
 // Without a cgroup namespace to create, kGo goes out before the parent
 // joins the child to its cgroups, so the two work in parallel; the child
@@ -41,7 +44,6 @@
 namespace sworn::process {
 
 enum class SyncType : uint32_t { kGo = 1, kRunHooks, kHooksDone, kReady, kError, kFd, kStart, kWarning };
-inline constexpr std::string_view kGoStartAtReady = "start-at-ready";  // kGo's text
 
 struct SyncMsg {
   SyncType type;
