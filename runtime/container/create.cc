@@ -73,7 +73,7 @@ Result<UniqueFd> HooksThenReady(const process::SyncSocket& sync, const state::Co
     SWORN_TRY(sync.Send(process::SyncType::kHooksDone));
   }
   std::vector<std::string> warnings;
-  auto pty = SWORN_TRY(AwaitReady(sync, notify, pid, HookState(st, state::Status::kCreated), &warnings));
+  auto pty = SWORN_TRY(AwaitReady(sync, notify, pid, notify ? HookState(st, state::Status::kCreated) : "", &warnings));
   // What Landlock could not enforce on this kernel is also on record.
   std::string dropped;
   for (const auto& w : warnings) dropped += (dropped.empty() ? "" : "; ") + w;
@@ -250,7 +250,9 @@ Result<Created> Create(const std::string& root, const CreateOptions& o) {
   req.join_fds = self_join.raw();
   req.join_dirs = self_join.dirs;
   for (const auto& t : idmap_trees) req.idmap_fds.push_back(t.get());
-  req.hook_state = nlohmann::json::parse(HookState(st, state::Status::kCreating));
+  // The state hooks in the container get on stdin (none: no JSON to build).
+  if (!spec.hooks.create_container.empty() || !spec.hooks.start_container.empty())
+    req.hook_state = nlohmann::json::parse(HookState(st, state::Status::kCreating));
   if (!seccomp.empty()) req.filters.push_back(&seccomp);
   auto dmz = SWORN_TRY(TrampolineFor(seccomp));
   dmz.AttachTo(req);

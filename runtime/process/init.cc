@@ -63,8 +63,10 @@ Result<void> BuildRootfs(InitRequest& r) {
   log::Debug("init: mounts done");
   SWORN_TRY(r.sync->Send(SyncType::kRunHooks));
   if (AwaitsRuntimeHooks(r.spec->hooks)) SWORN_TRY(r.sync->Expect(SyncType::kHooksDone));
-  r.hook_state["status"] = "creating";
-  SWORN_TRY(RunHooks(r.spec->hooks.create_container, "createContainer", r.hook_state.dump()));
+  if (!r.spec->hooks.create_container.empty()) {
+    r.hook_state["status"] = "creating";
+    SWORN_TRY(RunHooks(r.spec->hooks.create_container, "createContainer", r.hook_state.dump()));
+  }
   SWORN_TRY(linux_fs::EnterRootfs(ctx, r.no_pivot));
   log::Debug("init: pivoted");
   // runc creates a missing cwd, before root.readonly remounts / read-only;
@@ -152,7 +154,7 @@ Result<std::optional<security::LandlockPlan>> PlanSandbox(const security::Sandbo
   // writes our id maps before kGo, which it could not do to a non-dumpable
   // process (runc's nsexec is dumpable for that step too).
   prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
-  r.hook_state["pid"] = go->err;
+  if (!r.hook_state.is_null()) r.hook_state["pid"] = go->err;
   ExecPlan plan{{}, r.preserve_fds, r.filters, r.dmz_fd, nullptr, r.pledge, r.repledge_so_fd, r.pledge_prog_fd, r.dmz_by_path};
   plan.pledge_report_fd = r.pledge_report_fd;
   std::optional<security::LandlockPlan> landlock;
@@ -168,9 +170,11 @@ Result<std::optional<security::LandlockPlan>> PlanSandbox(const security::Sandbo
   if (auto ok = setup(); !ok) ChildFail(r.sync, ok.error());
   ReportReady(r.filters, *r.sync);
   if (auto ok = WaitForStart(r.fifo_fd, *r.sync); !ok) ChildFail(nullptr, ok.error());
-  r.hook_state["status"] = "created";
-  if (auto ok = RunHooks(r.spec->hooks.start_container, "startContainer", r.hook_state.dump()); !ok)
-    ChildFail(nullptr, ok.error());
+  if (!r.spec->hooks.start_container.empty()) {
+    r.hook_state["status"] = "created";
+    if (auto ok = RunHooks(r.spec->hooks.start_container, "startContainer", r.hook_state.dump()); !ok)
+      ChildFail(nullptr, ok.error());
+  }
   // sworn.init: we stay behind as PID 1 (sworn-init); the program goes on.
   if (r.pid1_fd >= 0)
     if (auto ok = pid1::ForkProgram(r.pid1_fd, r.spec->process->user, r.spec->process->terminal); !ok)
