@@ -31,12 +31,16 @@ Result<void> ExpectType(const json& j, json::value_t t, const std::string& path)
   return Fail(FieldError(path, std::string("expected ") + TypeWord(t) + ", got " + JsonTypeName(j)));
 }
 
+// The getters name a field only when it is wrong: a config has hundreds of
+// fields, and building each path on the way costs more than the checks.
+static bool HasNul(const json& s) { return s.get_ref<const std::string&>().find('\0') != std::string::npos; }
+
 Result<void> Get(const json& obj, const char* key, const std::string& path, std::string& out) {
   const json* v = Member(obj, key);
   if (!v) return {};
-  SWORN_TRY(ExpectType(*v, json::value_t::string, Sub(path, key)));
-  SWORN_TRY(CheckNoNul(v->get_ref<const std::string&>(), Sub(path, key)));
-  out = v->get<std::string>();
+  if (!v->is_string()) return ExpectType(*v, json::value_t::string, Sub(path, key));
+  if (HasNul(*v)) return CheckNoNul(v->get_ref<const std::string&>(), Sub(path, key));
+  out = v->get_ref<const std::string&>();
   return {};
 }
 
@@ -54,10 +58,12 @@ Result<void> Get(const json& obj, const char* key, const std::string& path, std:
   std::string p = Sub(path, key);
   SWORN_TRY(ExpectType(*v, json::value_t::array, p));
   out.clear();
+  out.reserve(v->size());
   for (size_t i = 0; i < v->size(); ++i) {
-    SWORN_TRY(ExpectType((*v)[i], json::value_t::string, Idx(p, i)));
-    SWORN_TRY(CheckNoNul((*v)[i].get_ref<const std::string&>(), Idx(p, i)));
-    out.push_back((*v)[i].get<std::string>());
+    const json& e = (*v)[i];
+    if (!e.is_string()) return ExpectType(e, json::value_t::string, Idx(p, i));
+    if (HasNul(e)) return CheckNoNul(e.get_ref<const std::string&>(), Idx(p, i));
+    out.push_back(e.get_ref<const std::string&>());
   }
   return {};
 }
