@@ -422,23 +422,23 @@ Placement::~Placement() {
   for (auto it = created_.rbegin(); it != created_.rend(); ++it) rmdir(it->c_str());
 }
 
+std::vector<std::string> Placement::ToAttach(bool skip_v2, const std::vector<std::string>& joined) const {
+  std::vector<std::string> out;
+  for (const auto& dir : dirs_)
+    if (!(skip_v2 && v2_fd_ && dir == v2_dir_) && std::find(joined.begin(), joined.end(), dir) == joined.end())
+      out.push_back(dir);
+  return out;
+}
+
 Result<void> Placement::Attach(pid_t pid, bool skip_v2, const std::vector<std::string>& joined) const {
   std::string p = std::to_string(pid);
-  for (const auto& dir : dirs_) {
-    if (skip_v2 && v2_fd_ && dir == v2_dir_) continue;
-    if (std::find(joined.begin(), joined.end(), dir) != joined.end()) continue;
-    SWORN_TRY(WriteFile(dir + "/cgroup.procs", p, O_WRONLY));
-  }
+  for (const auto& dir : ToAttach(skip_v2, joined)) SWORN_TRY(WriteFile(dir + "/cgroup.procs", p, O_WRONLY));
   Rejoin();
   return {};
 }
 
 bool Placement::NeedsAttach(bool skip_v2, const std::vector<std::string>& joined) const {
-  if (!rejoin_.empty()) return true;
-  for (const auto& dir : dirs_)
-    if (!(skip_v2 && v2_fd_ && dir == v2_dir_) && std::find(joined.begin(), joined.end(), dir) == joined.end())
-      return true;
-  return false;
+  return !rejoin_.empty() || !ToAttach(skip_v2, joined).empty();
 }
 
 void Placement::Rejoin() const {

@@ -94,6 +94,8 @@ class Placement {
   std::string unit_;                  // systemd scope: stopped on destruction unless committed
   std::vector<std::string> rejoin_;   // where this process was before systemd moved it
   void Rejoin() const;
+  // The dirs Attach writes the pid into.
+  std::vector<std::string> ToAttach(bool skip_v2, const std::vector<std::string>& joined) const;
 };
 
 // Below: teardown.cc.
